@@ -1,0 +1,68 @@
+"""The backend selector: which interpreter mechanism records, and why.
+
+``auto`` means sys.monitoring on 3.12+ when one of our tool ids is free, else settrace (with
+one warning line when monitoring existed but every id was taken). ``backend=`` or
+``RECORDER_BACKEND`` forces one; an unknown or impossible request is a
+:class:`~recorder.errors.ConfigError` / :class:`~recorder.errors.BackendError` with one line
+that says what to do instead.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import NamedTuple, Optional, Type
+
+from recorder import env
+from recorder.backends.base import Backend
+from recorder.errors import BackendError, ConfigError, warn
+
+CHOICES = ("auto", "monitoring", "settrace")
+
+
+class Selection(NamedTuple):
+    backend: Type[Backend]
+    name: str
+    reason: str
+
+
+def requested_backend(backend: Optional[str]) -> str:
+    """The request: the argument, else ``RECORDER_BACKEND``, else ``auto``; validated."""
+    source = "backend"
+    if backend is None:
+        backend = os.environ.get("RECORDER_BACKEND") or "auto"
+        source = "RECORDER_BACKEND"
+    value = backend.strip().lower()
+    if value not in CHOICES:
+        raise ConfigError("%s=%r is not one of %s" % (source, backend, ", ".join(CHOICES)))
+    return value
+
+
+def select(backend: Optional[str] = None) -> Selection:
+    """Pick the backend class for this interpreter and say why."""
+    request = requested_backend(backend)
+    version = "%d.%d" % sys.version_info[:2]
+    if request == "settrace":
+        from recorder.backends.settrace import SettraceBackend
+        return Selection(SettraceBackend, "settrace", "settrace requested")  # type: ignore
+    if request == "monitoring" and not env.HAS_MONITORING:
+        raise BackendError("backend 'monitoring' needs sys.monitoring (Python 3.12+); this is "
+                           "Python %s: use 'settrace' or 'auto'" % version)
+    if env.HAS_MONITORING:
+        from recorder.backends.monitoring import MonitoringBackend, free_tool_id
+        tool = free_tool_id()
+        if tool is not None:
+            why = "requested" if request == "monitoring" else "default on Python %s" % version
+            return Selection(MonitoringBackend, "monitoring",  # type: ignore[arg-type]
+                             "sys.monitoring %s (tool id %d free)" % (why, tool))
+        held = ", ".join(str(t) for t in env.MONITORING_TOOL_IDS)
+        if request == "monitoring":
+            raise BackendError("backend 'monitoring' requested but sys.monitoring tool ids %s "
+                               "are all in use by other tools" % held)
+        warn("sys.monitoring tool ids %s are all in use by other tools; recording with "
+             "settrace instead" % held)
+        from recorder.backends.settrace import SettraceBackend
+        return Selection(SettraceBackend, "settrace",  # type: ignore[arg-type]
+                         "sys.monitoring tool ids %s in use" % held)
+    from recorder.backends.settrace import SettraceBackend
+    return Selection(SettraceBackend, "settrace",  # type: ignore[arg-type]
+                     "sys.monitoring needs Python 3.12+; this is Python %s" % version)

@@ -1,0 +1,303 @@
+"""The ``sys.monitoring`` (PEP 669) backend, used by default on 3.12+.
+
+The filtering recipe (research §4, coverage's sysmon): ``PY_START`` is global and decides per
+code object once; skipped code gets ``DISABLE`` and never calls us again, recorded code gets
+its local events (lines, returns, yields, resumes) switched on with ``set_local_events``. The
+exception events (``RAISE``, ``PY_UNWIND``, ``PY_THROW``) can only be global, so they are
+filtered in Python by one dict lookup. ``DISABLE`` is never returned from them: CPython would
+raise into the program and unregister the callback (gh-106895).
+
+Thread attribution: ``threading.get_ident()`` costs about as much as the callback itself, so
+while only one thread has ever run recorded code the callbacks use that thread's state
+directly. ``PY_START``/``PY_RESUME``/``PY_THROW`` (every way into recorded code) still check
+the ident; the first other thread switches every callback to the per-thread variant.
+
+Tool id: 4, else 3 (0-2 and 5 belong to debuggers, coverage, profilers, optimizers); an id in
+use is never taken. Shutdown switches every event off, unregisters every callback and frees
+the id, because on 3.12/3.13 ``free_tool_id`` alone leaves callbacks firing.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+from types import CodeType, FrameType
+from typing import Any, Callable, Dict, Optional, Set
+
+from recorder import env
+from recorder.codes import CodeCatalog
+from recorder.errors import BackendError
+from recorder.events import Kind
+from recorder.normalise import Normaliser, ThreadState
+
+_MISSING = object()
+RETURN, YIELD = Kind.RETURN, Kind.YIELD
+
+#: Tool ids that have been used by a recorder session in this process: reusing one needs
+#: ``restart_events()`` to undo the DISABLEs the earlier session returned.
+_USED_TOOL_IDS: Set[int] = set()
+
+
+def free_tool_id() -> Optional[int]:
+    """The first of our preferred ids (env.MONITORING_TOOL_IDS) that nobody holds."""
+    if not env.HAS_MONITORING:
+        return None
+    for tool in env.MONITORING_TOOL_IDS:
+        if sys.monitoring.get_tool(tool) is None:  # type: ignore[attr-defined]
+            return tool
+    return None
+
+
+class MonitoringBackend:
+    """Records through ``sys.monitoring`` with one tool id."""
+
+    name = "monitoring"
+
+    def __init__(self, catalog: CodeCatalog, normaliser: Normaliser,
+                 on_error: Callable[[BaseException], None], wants_frames: bool) -> None:
+        self._catalog = catalog
+        self._norm = normaliser
+        self._on_error = on_error
+        self._wants_frames = wants_frames
+        self.tool_id: Optional[int] = None
+        self._lines: Dict[int, Dict[int, int]] = {}
+        self._single: Optional[ThreadState] = None
+        self._single_ident = 0
+        self.stopped = False
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        mon = sys.monitoring  # type: ignore[attr-defined]
+        tool = free_tool_id()
+        if tool is None:
+            raise BackendError("no sys.monitoring tool id is free (tried %s: held by %s)" % (
+                ", ".join(map(str, env.MONITORING_TOOL_IDS)),
+                ", ".join(repr(mon.get_tool(t)) for t in env.MONITORING_TOOL_IDS)))
+        mon.use_tool_id(tool, "recorder")
+        self.tool_id = tool
+        if tool in _USED_TOOL_IDS:
+            mon.restart_events()
+        _USED_TOOL_IDS.add(tool)
+        E = mon.events
+        self._local_events = (E.LINE | E.PY_RETURN | E.PY_YIELD | E.PY_RESUME
+                              | E.STOP_ITERATION)
+        self._global_events = E.PY_START | E.PY_THROW | E.RAISE | E.PY_UNWIND
+
+        norm = self._norm
+        me = threading.get_ident()
+        here = norm.thread_state()
+        frames = sys._current_frames()
+        self._attach_stack(here, sys._getframe(1))
+        for ident, frame in frames.items():
+            if ident != me:
+                self._attach_stack(norm.adopt_thread(ident), frame)
+        if len(frames) == 1:
+            self._single, self._single_ident = here, me
+            self._register(single=True)
+        else:
+            self._register(single=False)
+        mon.set_events(tool, self._global_events)
+
+    def stop(self) -> None:
+        if self.stopped or self.tool_id is None:
+            return
+        self.stopped = True
+        mon = sys.monitoring  # type: ignore[attr-defined]
+        tool = self.tool_id
+        mon.set_events(tool, 0)
+        for code in self._catalog.codes():
+            if self._catalog.infos.get(id(code)) is not None:
+                mon.set_local_events(tool, code, 0)
+        for event in self._all_events():
+            mon.register_callback(tool, event, None)
+        mon.free_tool_id(tool)
+
+    def _all_events(self) -> "list[int]":
+        E = sys.monitoring.events  # type: ignore[attr-defined]
+        return [E.PY_START, E.PY_RESUME, E.PY_THROW, E.PY_RETURN, E.PY_YIELD, E.PY_UNWIND,
+                E.LINE, E.RAISE, E.STOP_ITERATION]
+
+    def _attach_stack(self, ts: ThreadState, innermost: Optional[FrameType]) -> None:
+        """R9: monitoring reports lines and returns of frames already running as soon as
+        their code has local events, so ATTACH them first (outermost first)."""
+        frames = []
+        frame = innermost
+        while frame is not None:
+            frames.append(frame)
+            frame = frame.f_back
+        for frame in reversed(frames):
+            code = frame.f_code
+            info = self._catalog.lookup(code, frame)
+            if info is not None:
+                self._norm.attach(ts, code, info, frame.f_lineno,
+                                  frame if self._wants_frames else None)
+                sys.monitoring.set_local_events(  # type: ignore[attr-defined]
+                    self.tool_id, code, self._local_events)
+
+    def _go_multithreaded(self) -> None:
+        if self._single is not None and not self.stopped:
+            self._single = None
+            self._register(single=False)
+
+    def _line_of(self, code: CodeType, offset: int) -> Optional[int]:
+        """The line of a bytecode offset (for RESUME's R6 seed), a map built once per code."""
+        lines = self._lines.get(id(code))
+        if lines is None:
+            lines = self._lines[id(code)] = {}
+            for start, end, line in code.co_lines():  # type: ignore[attr-defined]
+                if line is not None:
+                    for off in range(start, end, 2):
+                        lines[off] = line
+        return lines.get(offset)
+
+    # -- callbacks -----------------------------------------------------------------------------
+
+    def _register(self, single: bool) -> None:
+        """Bind the callbacks as closures over everything they touch; ``single`` picks the
+        variant that knows its thread without asking."""
+        mon = sys.monitoring  # type: ignore[attr-defined]
+        E = mon.events
+        DISABLE = mon.DISABLE
+        tool = self.tool_id
+        norm = self._norm
+        on_call, on_resume, on_line = norm.call, norm.resume, norm.line
+        on_leave, on_unwind, on_raise = norm.leave, norm.unwind, norm.raise_
+        infos = self._catalog.infos
+        lookup = self._catalog.lookup
+        set_local_events = mon.set_local_events
+        local_events = self._local_events
+        line_of = self._line_of
+        want = self._wants_frames
+        getframe = sys._getframe
+        fail = self._on_error
+        get_ident = threading.get_ident
+        thread_state = norm.thread_state
+        go_multi = self._go_multithreaded
+        _id = id
+        missing = _MISSING
+
+        if single:
+            the_ts = self._single
+            the_ident = self._single_ident
+
+            def entry_ts() -> ThreadState:
+                if get_ident() != the_ident:
+                    go_multi()
+                    return thread_state()
+                return the_ts  # type: ignore[return-value]
+
+            def current_ts() -> ThreadState:
+                return the_ts  # type: ignore[return-value]
+        else:
+            threads = norm._threads
+
+            def entry_ts() -> ThreadState:
+                ts = threads.get(get_ident())
+                return ts if ts is not None else thread_state()
+
+            current_ts = entry_ts
+
+        def py_start(code: CodeType, offset: int) -> Any:
+            try:
+                info = infos.get(_id(code), missing)
+                if info is missing:
+                    info = lookup(code, getframe(1))
+                    if info is not None:
+                        set_local_events(tool, code, local_events)
+                if info is None:
+                    return DISABLE
+                on_call(entry_ts(), code, info, getframe(1) if want else None)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
+                fail(exc)
+            return None
+
+        def py_resume(code: CodeType, offset: int) -> Any:
+            try:
+                info = infos.get(_id(code))
+                if info is not None:
+                    on_resume(entry_ts(), code, info, line_of(code, offset),
+                              getframe(1) if want else None)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
+                fail(exc)
+            return None
+
+        def py_throw(code: CodeType, offset: int, exc: BaseException) -> Any:
+            try:
+                info = infos.get(_id(code))
+                if info is not None:
+                    on_resume(entry_ts(), code, info, line_of(code, offset),
+                              getframe(1) if want else None)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as err:
+                fail(err)
+            return None
+
+        def line(code: CodeType, line_number: int) -> Any:
+            try:
+                on_line(current_ts(), code, line_number, getframe(1) if want else None)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
+                fail(exc)
+            return None
+
+        def py_return(code: CodeType, offset: int, value: Any) -> Any:
+            try:
+                on_leave(current_ts(), code, RETURN, value, getframe(1) if want else None)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
+                fail(exc)
+            return None
+
+        def py_yield(code: CodeType, offset: int, value: Any) -> Any:
+            try:
+                on_leave(current_ts(), code, YIELD, value, getframe(1) if want else None)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
+                fail(exc)
+            return None
+
+        def py_unwind(code: CodeType, offset: int, exc: BaseException) -> Any:
+            try:
+                if infos.get(_id(code)) is not None:
+                    on_unwind(current_ts(), code, exc, getframe(1) if want else None)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as err:
+                fail(err)
+            return None
+
+        def raise_(code: CodeType, offset: int, exc: BaseException) -> Any:
+            try:
+                if infos.get(_id(code)) is not None:
+                    on_raise(current_ts(), code, exc, getframe(1) if want else None)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as err:
+                fail(err)
+            return None
+
+        def stop_iteration(code: CodeType, offset: int, value: Any) -> Any:
+            # Documented as interchangeable with RAISE(StopIteration) (gh-116090).
+            try:
+                exc = StopIteration() if value is None else StopIteration(value)
+                on_raise(current_ts(), code, exc, getframe(1) if want else None)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as err:
+                fail(err)
+            return None
+
+        for event, callback in ((E.PY_START, py_start), (E.PY_RESUME, py_resume),
+                                (E.PY_THROW, py_throw), (E.LINE, line),
+                                (E.PY_RETURN, py_return), (E.PY_YIELD, py_yield),
+                                (E.PY_UNWIND, py_unwind), (E.RAISE, raise_),
+                                (E.STOP_ITERATION, stop_iteration)):
+            mon.register_callback(tool, event, callback)

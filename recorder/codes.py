@@ -1,0 +1,132 @@
+"""The per-code-object decision, made once: trace it (and how it is named) or skip it.
+
+Both backends ask :meth:`CodeCatalog.lookup` the first time they meet a code object and
+cache nothing themselves: the catalog's dict, keyed by ``id(code)`` with the code kept alive
+so the id stays unique, is the cache. Keyed by id, not by the code object, because a code
+object's hash is recomputed from its contents on every lookup (research: peers.md §8).
+"""
+from __future__ import annotations
+
+import inspect
+import os
+from types import CodeType, FrameType
+from typing import Callable, Dict, List, Optional
+
+from recorder.events import CodeInfo
+from recorder.qualname import qualname_of
+
+_GENERATOR_FLAGS = (inspect.CO_GENERATOR | inspect.CO_COROUTINE
+                    | inspect.CO_ITERABLE_COROUTINE | inspect.CO_ASYNC_GENERATOR)
+_COMPREHENSIONS = frozenset({"<listcomp>", "<setcomp>", "<dictcomp>"})
+
+#: The code kinds a :class:`CodeInfo` can have (docs/events.md).
+def code_kind(code: CodeType) -> str:
+    """Classify a code object from its name and flags."""
+    name = code.co_name
+    flags = code.co_flags
+    if name == "<module>":
+        return "module"
+    if name == "<genexpr>":
+        return "genexpr"
+    if name in _COMPREHENSIONS:
+        return "comprehension"
+    if name == "<lambda>":
+        return "lambda"
+    if flags & inspect.CO_ASYNC_GENERATOR:
+        return "async_generator"
+    if flags & (inspect.CO_COROUTINE | inspect.CO_ITERABLE_COROUTINE):
+        return "coroutine"
+    if flags & inspect.CO_GENERATOR:
+        return "generator"
+    if not flags & inspect.CO_NEWLOCALS:
+        return "class"  # a class body runs in the class namespace, not new fast locals
+    return "function"
+
+
+#: Decides from a code object's file whether it is recorded at all.
+ScopePredicate = Callable[[CodeType], bool]
+#: Gives the label and module name of module-level code: (label or None, module or None).
+ModuleLabeller = Callable[[CodeType, Optional[dict]], "tuple[Optional[str], Optional[str]]"]
+
+
+class CodeCatalog:
+    """``id(code) -> CodeInfo`` for traced code, ``None`` for skipped code."""
+
+    def __init__(self, in_scope: ScopePredicate, label_module: ModuleLabeller) -> None:
+        self._in_scope = in_scope
+        self._label_module = label_module
+        #: The cache both backends read directly on their hot path.
+        self.infos: Dict[int, Optional[CodeInfo]] = {}
+        self._keep_alive: List[CodeType] = []
+
+    def lookup(self, code: CodeType, frame: Optional[FrameType]) -> Optional[CodeInfo]:
+        """The decision for ``code``; ``frame`` (running it) helps naming on first sight."""
+        key = id(code)
+        try:
+            return self.infos[key]
+        except KeyError:
+            pass
+        info = self._describe(code, frame) if self._in_scope(code) else None
+        self._keep_alive.append(code)
+        self.infos[key] = info
+        return info
+
+    def _describe(self, code: CodeType, frame: Optional[FrameType]) -> CodeInfo:
+        kind = code_kind(code)
+        qualname = qualname_of(code, frame)
+        label: Optional[str] = None
+        module: Optional[str] = None
+        globals_ = frame.f_globals if frame is not None else None
+        label, module = self._label_module(code, globals_)
+        if kind != "module" or not label:
+            label = qualname
+        return CodeInfo(code.co_filename, code.co_firstlineno, code.co_name, qualname, label,
+                        module, kind, bool(code.co_flags & _GENERATOR_FLAGS))
+
+    def codes(self) -> List[CodeType]:
+        """Every code object decided so far (the monitoring backend resets their events)."""
+        return list(self._keep_alive)
+
+
+def _norm_dir(path: str) -> str:
+    return os.path.normcase(os.path.realpath(path)).rstrip(os.sep) + os.sep
+
+
+class DefaultScope:
+    """Record the program's own code and third-party packages; skip the standard library
+    (including frozen modules, ``<frozen ...>``) and the recorder itself.
+
+    Decided per file name and cached, so a file costs one ``realpath`` in the whole run.
+    ``trace_stdlib=True`` records the standard library too (never the recorder).
+    """
+
+    def __init__(self, trace_stdlib: bool = False) -> None:
+        import sysconfig
+
+        self._own = _norm_dir(os.path.dirname(os.path.abspath(__file__)))
+        paths = sysconfig.get_paths()
+        self._stdlib = tuple({_norm_dir(paths[k]) for k in ("stdlib", "platstdlib") if k in paths})
+        self._site = tuple({_norm_dir(paths[k]) for k in ("purelib", "platlib") if k in paths})
+        self._trace_stdlib = trace_stdlib
+        self._by_file: Dict[str, bool] = {}
+
+    def __call__(self, code: CodeType) -> bool:
+        filename = code.co_filename
+        decision = self._by_file.get(filename)
+        if decision is None:
+            decision = self._by_file[filename] = self._decide(filename)
+        return decision
+
+    def _decide(self, filename: str) -> bool:
+        if filename.startswith("<frozen "):
+            return self._trace_stdlib
+        if filename.startswith("<"):
+            return True  # exec/eval/compile code: it is the program's
+        path = os.path.normcase(os.path.realpath(filename))
+        if path.startswith(self._own):
+            return False
+        if path.startswith(self._site):
+            return True
+        if path.startswith(self._stdlib):
+            return self._trace_stdlib
+        return True

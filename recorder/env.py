@@ -1,0 +1,48 @@
+"""Behaviour flags for the running interpreter: the only module that compares versions.
+
+Every other module asks a flag named for a behaviour ("does sys.monitoring exist?",
+"does settrace report a start with f_lasti == -1?") instead of a version number, so that
+when CPython changes a behaviour there is exactly one place to edit. Each flag says why.
+"""
+from __future__ import annotations
+
+import sys
+
+PYVERSION = sys.version_info[:2]
+
+#: PEP 669 sys.monitoring exists (3.12+).
+HAS_MONITORING: bool = hasattr(sys, "monitoring")
+
+#: ``code.co_qualname`` exists (3.11+); before that we rebuild it (recorder/qualname.py).
+HAS_CO_QUALNAME: bool = PYVERSION >= (3, 11)
+
+#: ``threading.settrace_all_threads`` exists (3.12+): new calls in already running threads
+#: can be reached from the installing thread.
+HAS_SETTRACE_ALL_THREADS: bool = PYVERSION >= (3, 12)
+
+#: 3.8-3.10: a generator's first 'call' has ``f_lasti == -1``; 3.11+ uses a RESUME opcode
+#: whose oparg says start (0) or resume (1, 2, 3; 3.13 adds bit 2 for except depth).
+START_BY_LASTI: bool = PYVERSION < (3, 11)
+
+#: 3.8-3.10: a ``yield from``/``await`` suspension leaves f_lasti on the instruction *before*
+#: YIELD_FROM (there is no YIELD_VALUE at f_lasti).
+HAS_YIELD_FROM_OPCODE: bool = PYVERSION < (3, 11)
+
+#: 3.13: after a yield, f_lasti points at the following RESUME, not at YIELD_VALUE
+#: (gh-113728), so a suspension is recognised by RESUME with a non-zero oparg.
+YIELD_LEAVES_LASTI_AT_RESUME: bool = PYVERSION >= (3, 13)
+
+#: 3.11+: bytecode is made of 2-byte code units with inline caches; ``co_code`` is rebuilt on
+#: every access (so cache it per code object).
+CO_CODE_REBUILT_ON_ACCESS: bool = PYVERSION >= (3, 11)
+
+#: 3.12+ inlines list/set/dict comprehensions (PEP 709): no frame, no CALL.
+INLINED_COMPREHENSIONS: bool = PYVERSION >= (3, 12)
+
+#: 3.12.x: reading ``frame.f_locals`` from a *settrace* callback can corrupt variables of an
+#: inlined comprehension (cpython gh-124118). Value capture must avoid it on this backend.
+SETTRACE_F_LOCALS_UNSAFE: bool = PYVERSION == (3, 12)
+
+#: sys.monitoring tool ids we may take, in order of preference. 0 debugger, 1 coverage,
+#: 2 profiler (cProfile on 3.12+), 5 optimizer are conventionally owned by others.
+MONITORING_TOOL_IDS = (4, 3)

@@ -1,0 +1,30 @@
+"""The recorder's exceptions and its one way of telling the user something on stderr.
+
+Every message is one line starting with ``recorder:`` and names the thing that is wrong, so a
+user can tell the recorder's words from their program's output.
+"""
+from __future__ import annotations
+
+import sys
+
+
+class RecorderError(Exception):
+    """Base class of everything the recorder raises on purpose."""
+
+
+class ConfigError(RecorderError):
+    """A bad option, environment variable or file: the message names it."""
+
+
+class BackendError(RecorderError):
+    """The requested backend cannot run here (the message says why)."""
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr; never raises (stderr may be closed or replaced)."""
+    try:
+        stream = sys.__stderr__ or sys.stderr
+        stream.write("recorder: warning: %s\n" % message)
+        stream.flush()
+    except Exception:
+        pass

@@ -1,0 +1,174 @@
+"""The common event model: what every backend produces and every consumer reads.
+
+Both backends (``sys.monitoring`` and ``sys.settrace``) feed the shared normaliser
+(:mod:`recorder.normalise`), which turns their raw, version-specific callbacks into one stream
+of :class:`Kind` events. The same program gives the same stream whichever backend recorded it.
+
+There are two ways to consume the stream:
+
+* **Sinks** (:class:`Sink`) are the fast path used by the recorder's own writers. They receive
+  positional arguments, no object is built per event, and the frame is passed only to sinks
+  that ask for it (``wants_frames``); it is valid only during the call.
+* **Event objects** (:class:`Event`) are what a tool author's ``sink=callable`` receives: one
+  frozen object per event, holding no frame reference. :class:`CallbackSink` adapts.
+
+See docs/events.md for the meaning of every kind and the order guarantees.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any, Callable, Optional
+
+from typing_extensions import Protocol
+
+
+class Kind(enum.IntEnum):
+    """What happened. The order guarantees per thread are in docs/events.md."""
+
+    #: A new activation starts: function, module body, class body, lambda, comprehension,
+    #: or the first run of a generator/coroutine. ``value`` is None.
+    CALL = 1
+    #: A suspended generator/coroutine is re-entered (``next``, ``send``, ``throw``).
+    RESUME = 2
+    #: A new line starts executing in the top activation (never the same line twice in a row).
+    LINE = 3
+    #: The activation returns normally; ``value`` is the return value.
+    RETURN = 4
+    #: A generator/coroutine suspends; ``value`` is the yielded value (unwrapped for async
+    #: generators).
+    YIELD = 5
+    #: An exception is raised in, or propagates into, the top activation; ``value`` is it.
+    RAISE = 6
+    #: Execution continued in the activation after a RAISE: the exception was handled there.
+    HANDLED = 7
+    #: The activation is left by an exception; ``value`` is the exception.
+    UNWIND = 8
+    #: Recording started while this activation was already running (outermost first).
+    ATTACH = 9
+    #: Recording stopped (or the thread ended) while this activation was still open; it is
+    #: closed by the recorder, not by the program (innermost first).
+    DETACH = 10
+    #: The first event of a thread; ``value`` is a :class:`ThreadInfo`.
+    THREAD_START = 11
+    #: The last event of a thread; ``value`` is a :class:`ThreadInfo`.
+    THREAD_END = 12
+    #: An import starts; ``value`` is an :class:`ImportInfo` (end fields unset).
+    IMPORT_START = 13
+    #: An import ends; ``value`` is the completed :class:`ImportInfo`.
+    IMPORT_END = 14
+
+
+#: Kinds that open an activation, and kinds that close one.
+OPENING = frozenset({Kind.CALL, Kind.RESUME, Kind.ATTACH})
+CLOSING = frozenset({Kind.RETURN, Kind.YIELD, Kind.UNWIND, Kind.DETACH})
+
+
+class CodeInfo:
+    """The identity of one code object, computed once and shared by all its events.
+
+    ``label`` is what a person reads: the qualified name for functions and classes, and
+    ``<pkg.mod>`` for module-level code (``<module>`` only when no real module is known).
+    """
+
+    __slots__ = ("filename", "firstlineno", "name", "qualname", "label", "module", "kind",
+                 "generator_like")
+
+    def __init__(self, filename: str, firstlineno: int, name: str, qualname: str, label: str,
+                 module: Optional[str], kind: str, generator_like: bool) -> None:
+        self.filename = filename
+        self.firstlineno = firstlineno
+        self.name = name
+        self.qualname = qualname
+        self.label = label
+        #: Dotted module name the code belongs to, when known.
+        self.module = module
+        #: One of "module", "class", "function", "lambda", "comprehension", "genexpr",
+        #: "generator", "coroutine", "async_generator".
+        self.kind = kind
+        self.generator_like = generator_like
+
+    def __repr__(self) -> str:
+        return f"CodeInfo({self.label!r}, {self.filename!r}:{self.firstlineno})"
+
+
+class ThreadInfo:
+    """A thread as the recorder numbers it: ``serial`` is ours (idents are reused)."""
+
+    __slots__ = ("serial", "ident", "name")
+
+    def __init__(self, serial: int, ident: int, name: str) -> None:
+        self.serial = serial
+        self.ident = ident
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"ThreadInfo(serial={self.serial}, ident={self.ident}, name={self.name!r})"
+
+
+@dataclass
+class ImportInfo:
+    """One import, from the ``sys.meta_path`` hook (see docs/naming.md)."""
+
+    name: str
+    origin: Optional[str]
+    depth: int
+    start: float
+    end: Optional[float] = None
+    ok: Optional[bool] = None
+    error: Optional[BaseException] = None
+
+    @property
+    def duration(self) -> Optional[float]:
+        return None if self.end is None else self.end - self.start
+
+
+@dataclass(frozen=True)
+class Event:
+    """One normalised event as a tool author receives it. Holds no frame reference.
+
+    ``value`` is the program's own object (return value, yielded value, exception) by
+    reference, or a :class:`ThreadInfo`/:class:`ImportInfo`; copy what you keep.
+    ``depth`` is the number of open activations on the thread after a CALL/RESUME/ATTACH,
+    before a RETURN/YIELD/UNWIND/DETACH, and the current depth otherwise.
+    """
+
+    kind: Kind
+    thread: int
+    code: Optional[CodeInfo]
+    line: Optional[int]
+    value: Any
+    depth: int
+
+
+class Sink(Protocol):
+    """The fast consumer interface fed by the normaliser.
+
+    ``emit`` is called on the thread that produced the event, possibly from several threads
+    at once; the frame is given only when ``wants_frames`` is true, and is valid only
+    during the call.
+    """
+
+    wants_frames: bool
+
+    def emit(self, kind: Kind, thread: Any, code: Optional[CodeInfo], line: Optional[int],
+             value: Any, depth: int, frame: Optional[FrameType]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class CallbackSink:
+    """Adapts a user's ``callable(Event)`` to :class:`Sink`."""
+
+    wants_frames = False
+
+    def __init__(self, callback: Callable[[Event], Any]) -> None:
+        self.callback = callback
+
+    def emit(self, kind: Kind, thread: Any, code: Optional[CodeInfo], line: Optional[int],
+             value: Any, depth: int, frame: Optional[FrameType]) -> None:
+        self.callback(Event(kind, thread.serial, code, line, value, depth))
+
+    def close(self) -> None:
+        pass

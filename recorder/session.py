@@ -1,0 +1,129 @@
+"""One recording, from install to uninstall: the lifecycle every entry point shares.
+
+``recorder.install()``, ``with recorder.recording()``, the CLI and the auto-start all create a
+:class:`Session`. It wires the pieces of DESIGN.md §3 together (scope decision and naming in
+the :class:`~recorder.codes.CodeCatalog`, the shared normaliser, the chosen backend, the sink),
+and it owns the promises that span them: only one session at a time, a balanced stream however
+recording ends (uninstall, interpreter exit, a recorder failure), and a failure that disables
+recording with one warning instead of reaching the program.
+"""
+from __future__ import annotations
+
+import atexit
+import threading
+from types import CodeType
+from typing import Any, Callable, Optional, Tuple, Union
+
+from recorder.backends import select
+from recorder.codes import CodeCatalog, DefaultScope
+from recorder.errors import RecorderError, warn
+from recorder.events import CallbackSink, Event, Sink
+from recorder.normalise import Normaliser
+
+SinkArg = Union[Sink, Callable[[Event], Any]]
+
+_lock = threading.Lock()
+_active: Optional["Session"] = None
+
+
+def active_session() -> Optional["Session"]:
+    """The session currently recording in this process, if any."""
+    return _active
+
+
+def _globals_module_label(code: CodeType, globals_: Optional[dict]
+                          ) -> Tuple[Optional[str], Optional[str]]:
+    """Name module-level code from its globals (``__spec__.name``, then ``__name__``)."""
+    if code.co_name != "<module>" or not globals_ or code.co_filename.startswith("<"):
+        return None, None
+    spec = globals_.get("__spec__")
+    name = getattr(spec, "name", None) or globals_.get("__name__")
+    if isinstance(name, str) and all(part.isidentifier() for part in name.split(".")):
+        return "<%s>" % name, name
+    return None, None
+
+
+class Session:
+    """A recording in progress. Create it through :func:`recorder.install`."""
+
+    def __init__(self, sink: SinkArg, backend: Optional[str] = None,
+                 trace_stdlib: bool = False) -> None:
+        if sink is None:
+            raise RecorderError("no sink: pass sink=callable(event) or a Sink object")
+        self.sink: Sink = sink if hasattr(sink, "emit") else CallbackSink(sink)  # type: ignore
+        selection = select(backend)
+        self.backend_name = selection.name
+        #: Why this backend was chosen, in words (also written to trace metadata).
+        self.backend_reason = selection.reason
+        self.catalog = CodeCatalog(DefaultScope(trace_stdlib=trace_stdlib),
+                                   _globals_module_label)
+        self.normaliser = Normaliser(self.sink, self._sink_failed)
+        self.backend = selection.backend(self.catalog, self.normaliser, self._backend_failed,
+                                         bool(getattr(self.sink, "wants_frames", False)))
+        self.active = False
+        self.failure: Optional[str] = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> "Session":
+        global _active
+        with _lock:
+            if _active is not None:
+                raise RecorderError("a recording is already active (backend %s); call "
+                                    "recorder.uninstall() before installing again"
+                                    % _active.backend_name)
+            _active = self
+        try:
+            self.backend.start()
+        except BaseException:
+            with _lock:
+                _active = None
+            self.backend.stop()
+            self.normaliser.close()
+            raise
+        self.active = True
+        atexit.register(self.stop)
+        return self
+
+    def stop(self) -> None:
+        """Stop recording: unhook, close every open activation (DETACH), end every thread's
+        stream and close the sink. Idempotent; safe from any thread and from atexit."""
+        global _active
+        with _lock:
+            if not self.active:
+                return
+            self.active = False
+            if _active is self:
+                _active = None
+        try:
+            atexit.unregister(self.stop)
+        except Exception:
+            pass
+        self.backend.stop()
+        self.normaliser.close()
+        try:
+            self.sink.close()
+        except Exception as exc:
+            warn("closing the sink failed: %s: %s" % (type(exc).__name__, exc))
+
+    # -- failures ----------------------------------------------------------------------------
+
+    def _backend_failed(self, exc: BaseException) -> None:
+        self._disable("internal error %s: %s" % (type(exc).__name__, exc))
+
+    def _sink_failed(self, exc: BaseException) -> None:
+        self._disable("the sink raised %s: %s" % (type(exc).__name__, exc))
+
+    def _disable(self, why: str) -> None:
+        if self.failure is not None:
+            return
+        self.failure = why
+        warn("recording stopped, the program goes on unrecorded: %s" % why)
+        try:
+            self.stop()
+        except Exception:
+            pass
+
+    def __repr__(self) -> str:
+        state = "active" if self.active else "stopped"
+        return "<recorder.Session %s backend=%s>" % (state, self.backend_name)
