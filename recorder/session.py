@@ -83,6 +83,8 @@ class Session:
             raise
         self.active = True
         atexit.register(self.stop)
+        if self.failure is not None:  # failed while starting: _disable could not stop yet
+            self.stop()
         return self
 
     def stop(self) -> None:
@@ -119,6 +121,8 @@ class Session:
             return
         self.failure = why
         warn("recording stopped, the program goes on unrecorded: %s" % why)
+        if not self.active:
+            return  # still starting: start() stops as soon as the backend is up
         try:
             self.stop()
         except Exception:

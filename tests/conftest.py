@@ -1,0 +1,65 @@
+"""Shared helpers: record a function in-process and keep the events of chosen files."""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Callable, Iterable, List, Optional
+
+import pytest
+
+import recorder
+from recorder import env
+from recorder.events import CLOSING, OPENING, Event, Kind
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RECORDER_DIR = os.path.dirname(os.path.abspath(recorder.__file__))
+
+#: The backends this interpreter can run, for tests that must prove both.
+BACKENDS = ["monitoring", "settrace"] if env.HAS_MONITORING else ["settrace"]
+
+
+def record(fn: Callable[[], Any], backend: Optional[str] = None,
+           files: Optional[Iterable[str]] = None, **options: Any) -> List[Event]:
+    """Run ``fn`` under a fresh recording; return the events of ``files`` (default: the
+    caller's file) plus every thread event. The function's exceptions propagate."""
+    if files is None:
+        files = [sys._getframe(1).f_code.co_filename]
+    keep = {os.path.abspath(f) for f in files}
+    events: List[Event] = []
+
+    def sink(event: Event) -> None:
+        if event.code is None or os.path.abspath(event.code.filename) in keep:
+            events.append(event)
+
+    with recorder.recording(sink, backend=backend, **options):
+        fn()
+    return events
+
+
+def assert_balanced(events: List[Event]) -> None:
+    """Every thread's stream opens with THREAD_START, closes with THREAD_END, and each
+    activation opened (CALL/RESUME/ATTACH) is closed (RETURN/YIELD/UNWIND/DETACH)."""
+    by_thread: dict = {}
+    for event in events:
+        by_thread.setdefault(event.thread, []).append(event)
+    for thread, stream in by_thread.items():
+        assert stream[0].kind == Kind.THREAD_START, (thread, stream[0])
+        assert stream[-1].kind == Kind.THREAD_END, (thread, stream[-1])
+        opened: list = []
+        for event in stream:
+            if event.kind in OPENING:
+                opened.append(event)
+            elif event.kind in CLOSING:
+                assert opened, "thread %s closes what it never opened: %r" % (thread, event)
+                start = opened.pop()
+                assert (start.code, start.depth) == (event.code, event.depth), (start, event)
+        assert not opened, "thread %s left open: %r" % (thread, opened)
+
+
+def kinds_and_labels(events: List[Event]) -> List[tuple]:
+    return [(e.kind.name, e.code.label if e.code else None) for e in events]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: Any) -> str:
+    return request.param

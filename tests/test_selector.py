@@ -1,0 +1,101 @@
+"""Backend selection: auto picks by interpreter, requests are validated, ids never stolen."""
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+import recorder
+from recorder import env
+from recorder.backends import select
+from recorder.errors import BackendError, ConfigError
+from conftest import record
+
+needs_monitoring = pytest.mark.skipif(not env.HAS_MONITORING, reason="sys.monitoring is 3.12+")
+without_monitoring = pytest.mark.skipif(env.HAS_MONITORING, reason="only below 3.12")
+
+
+def test_auto_picks_the_interpreters_default(monkeypatch):
+    monkeypatch.delenv("RECORDER_BACKEND", raising=False)
+    choice = select("auto")
+    assert choice.name == ("monitoring" if env.HAS_MONITORING else "settrace")
+    assert choice.reason  # the selector always says why
+
+
+def test_environment_variable_forces_a_backend(monkeypatch):
+    monkeypatch.setenv("RECORDER_BACKEND", "settrace")
+    assert select().name == "settrace"
+    assert select("auto").name != "" and select(None).reason == "settrace requested"
+
+
+def test_unknown_backend_is_one_clear_error(monkeypatch):
+    with pytest.raises(ConfigError, match=r"backend='fast' is not one of auto, monitoring, settrace"):
+        select("fast")
+    monkeypatch.setenv("RECORDER_BACKEND", "bogus")
+    with pytest.raises(ConfigError, match=r"RECORDER_BACKEND='bogus' is not one of"):
+        recorder.install(lambda e: None)
+
+
+@without_monitoring
+def test_monitoring_below_312_is_refused():
+    with pytest.raises(BackendError, match=r"needs sys.monitoring \(Python 3.12\+\)"):
+        select("monitoring")
+
+
+@needs_monitoring
+def test_taken_tool_ids_fall_back_to_settrace_with_one_warning(capfd, monkeypatch):
+    monkeypatch.delenv("RECORDER_BACKEND", raising=False)
+    mon = sys.monitoring
+    taken = [t for t in env.MONITORING_TOOL_IDS if mon.get_tool(t) is None]
+    for tool in taken:
+        mon.use_tool_id(tool, "someone else")
+    try:
+        choice = select("auto")
+        assert choice.name == "settrace"
+        warning = [l for l in capfd.readouterr().err.splitlines() if l.startswith("recorder:")]
+        assert len(warning) == 1 and "in use" in warning[0]
+        with pytest.raises(BackendError, match="all in use"):
+            select("monitoring")
+        # Recording still works, and the other tool keeps its ids.
+        events = record(lambda: sum([1, 2]), backend="auto")
+        assert events
+        assert [mon.get_tool(t) for t in taken] == ["someone else"] * len(taken)
+    finally:
+        for tool in taken:
+            mon.free_tool_id(tool)
+
+
+@needs_monitoring
+def test_monitoring_coexists_with_cprofile():
+    import cProfile
+
+    profile = cProfile.Profile()
+    profile.enable()  # on 3.12+ cProfile holds sys.monitoring tool id 2
+    try:
+        events = record(lambda: sum([1, 2]), backend="monitoring")
+    finally:
+        profile.disable()
+    assert events and sys.monitoring.get_tool(2) is None
+
+
+@needs_monitoring
+def test_monitoring_releases_its_tool_id():
+    with recorder.recording(lambda e: None, backend="monitoring") as session:
+        tool = session.backend.tool_id
+        assert sys.monitoring.get_tool(tool) == "recorder"
+    assert sys.monitoring.get_tool(tool) is None
+
+
+def test_settrace_refuses_to_displace_another_tracer():
+    def other(frame, event, arg):
+        return None
+
+    previous = sys.gettrace()
+    sys.settrace(other)
+    try:
+        with pytest.raises(BackendError, match="another trace function is already installed"):
+            recorder.install(lambda e: None, backend="settrace")
+        assert sys.gettrace() is other
+        assert recorder.uninstall() is None
+    finally:
+        sys.settrace(previous)
