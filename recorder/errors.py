@@ -20,6 +20,10 @@ class BackendError(RecorderError):
     """The requested backend cannot run here (the message says why)."""
 
 
+class SinkError(RecorderError):
+    """A user's sink callback raised; ``__cause__`` is what it raised."""
+
+
 def warn(message: str) -> None:
     """One warning line on stderr; never raises (stderr may be closed or replaced)."""
     try:

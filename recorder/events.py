@@ -23,6 +23,8 @@ from typing import Any, Callable, Optional
 
 from typing_extensions import Protocol
 
+from recorder.errors import SinkError
+
 
 class Kind(enum.IntEnum):
     """What happened. The order guarantees per thread are in docs/events.md."""
@@ -124,7 +126,6 @@ class ImportInfo:
         return None if self.end is None else self.end - self.start
 
 
-@dataclass(frozen=True)
 class Event:
     """One normalised event as a tool author receives it. Holds no frame reference.
 
@@ -134,12 +135,30 @@ class Event:
     before a RETURN/YIELD/UNWIND/DETACH, and the current depth otherwise.
     """
 
-    kind: Kind
-    thread: int
-    code: Optional[CodeInfo]
-    line: Optional[int]
-    value: Any
-    depth: int
+    __slots__ = ("kind", "thread", "code", "line", "value", "depth")
+
+    def __init__(self, kind: Kind, thread: int, code: Optional[CodeInfo], line: Optional[int],
+                 value: Any, depth: int) -> None:
+        # A plain __slots__ class: a frozen dataclass's __init__ costs 3x more per event.
+        self.kind = kind
+        self.thread = thread
+        self.code = code
+        self.line = line
+        self.value = value
+        self.depth = depth
+
+    def __repr__(self) -> str:
+        return "Event(%s, thread=%d, %s, line=%r, value=%s, depth=%d)" % (
+            self.kind.name, self.thread, self.code.label if self.code else None, self.line,
+            _short_repr(self.value), self.depth)
+
+
+def _short_repr(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        text = "<unrepresentable %s>" % type(value).__name__
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class Sink(Protocol):
@@ -165,10 +184,18 @@ class CallbackSink:
 
     def __init__(self, callback: Callable[[Event], Any]) -> None:
         self.callback = callback
+        self.closed = False
 
     def emit(self, kind: Kind, thread: Any, code: Optional[CodeInfo], line: Optional[int],
              value: Any, depth: int, frame: Optional[FrameType]) -> None:
-        self.callback(Event(kind, thread.serial, code, line, value, depth))
+        if self.closed:  # a thread racing the stop: nothing after THREAD_END
+            return
+        try:
+            self.callback(Event(kind, thread.serial, code, line, value, depth))
+        except (KeyboardInterrupt, RecursionError):
+            raise
+        except BaseException as exc:
+            raise SinkError("the sink callback raised") from exc
 
     def close(self) -> None:
-        pass
+        self.closed = True

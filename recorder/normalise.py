@@ -1,8 +1,9 @@
 """The shared normaliser: one set of rules that turns backend callbacks into the event model.
 
-Both backends call these methods with the event *they* saw (a settrace ``'call'`` already
-classified as start or resume, a monitoring ``PY_YIELD``, ...). Everything that must be the
-same whichever backend recorded the program lives here, so the two streams cannot drift:
+Both backends call the same per-thread rule functions with the event *they* saw (a settrace
+``'call'`` already classified as start or resume, a monitoring ``PY_YIELD``, ...). Everything
+that must be the same whichever backend recorded the program lives here, so the two streams
+cannot drift:
 
 * R4  HANDLED is derived: an activation with a pending exception whose next event is not
   RAISE/UNWIND (a LINE, a child CALL, a YIELD or RETURN) continued after the raise.
@@ -12,10 +13,15 @@ same whichever backend recorded the program lives here, so the two streams canno
 * R8  async generators yield ``async_generator_wrapped_value`` on both backends; unwrap it.
 * R9  ATTACH for frames already running at start, DETACH for activations still open at stop
   or thread end; THREAD_START/THREAD_END bracket each thread's stream.
+* An event whose code object is not the top activation's is ignored: it belongs to skipped
+  code (monitoring's exception events are global) or to a frame we never saw start.
 
-The per-thread shadow stack makes every thread's stream balanced on its own. Stack changes
-happen *before* the sink is called, so a sink failure can lose an event but never desync the
-stack. See docs/backends.md for the full rule list and the version notes.
+Speed: these functions run once per event, so they are closures over one thread's stack and
+the sink's ``emit`` (cell lookups, no attribute walks), an activation is a plain list (no
+``__init__`` call per CALL), and the sink is called directly. Their signatures follow
+sys.monitoring's callbacks so that the monitoring backend can register some of them as its
+callbacks with no wrapper at all. Stack changes happen *before* the sink is called, so a sink
+failure can lose an event but never desync the stack. See docs/backends.md for the rules.
 """
 from __future__ import annotations
 
@@ -35,33 +41,46 @@ THREAD_START, THREAD_END = Kind.THREAD_START, Kind.THREAD_END
 
 _get_ident = threading.get_ident
 
-
-class Activation:
-    """One open frame on a thread's shadow stack (research §1.3: code, pending, last line)."""
-
-    __slots__ = ("code", "info", "pending", "last_exc", "last_line")
-
-    def __init__(self, code: CodeType, info: CodeInfo, last_line: Optional[int]) -> None:
-        self.code = code
-        self.info = info
-        #: Raised here and not yet known to be handled or to unwind the frame (R4).
-        self.pending: Optional[BaseException] = None
-        #: The last exception raised here: what an UNWIND carries (R5).
-        self.last_exc: Optional[BaseException] = None
-        self.last_line = last_line
+# An activation (one open frame on a thread's shadow stack) is a list, indexed by:
+CODE, INFO, PENDING, LAST_EXC, LAST_LINE = range(5)
+#   CODE      the code object (identity is how events are matched to the top activation)
+#   INFO      its CodeInfo
+#   PENDING   raised here, not yet known to be handled or to unwind the frame (R4)
+#   LAST_EXC  the last exception raised here: what an UNWIND carries (R5)
+#   LAST_LINE the last LINE reported here (R6)
 
 
 class ThreadState(ThreadInfo):
-    """A thread's identity plus its shadow stack. ``sink_state`` is free for the sink."""
+    """A thread's identity, its shadow stack and its rule functions.
 
-    __slots__ = ("stack", "sink_state", "_sentinel_ref", "ended")
+    ``sink_state`` is free for the sink (e.g. a per-thread output stream).
+    """
+
+    __slots__ = ("stack", "rules", "sink_state", "_sentinel_ref", "ended")
 
     def __init__(self, serial: int, ident: int, name: str) -> None:
         super().__init__(serial, ident, name)
-        self.stack: List[Activation] = []
+        self.stack: List[list] = []
+        self.rules: Rules = None  # type: ignore[assignment]  # set by the Normaliser
         self.sink_state: Any = None
         self._sentinel_ref: Any = None
         self.ended = False
+
+
+class Rules:
+    """One thread's rule functions (closures built by :meth:`Normaliser._make_rules`).
+
+    Signatures (``frame`` is passed only for sinks that want frames):
+
+    * ``call(code, info, frame=None)``, ``resume(code, info, line, frame=None)``,
+      ``attach(code, info, line, frame=None)``
+    * ``line(code, line, frame=None)``
+    * ``return_(code, offset, value, frame=None)``, ``yield_(code, offset, value, frame=None)``
+    * ``unwind(code, offset, exc, frame=None)`` (``exc`` None: the last raised one),
+      ``raise_(code, offset, exc, frame=None)``
+    """
+
+    __slots__ = ("call", "resume", "attach", "line", "return_", "yield_", "unwind", "raise_")
 
 
 class _Sentinel:
@@ -79,17 +98,18 @@ def _unwrap_async_value(value: Any) -> Any:
     return value
 
 
-def _noop_emit(*args: Any) -> None:
-    pass
-
-
 class Normaliser:
-    """Per-thread shadow stacks and the shared rules; feeds one :class:`Sink`."""
+    """Per-thread shadow stacks and the shared rules; feeds one :class:`Sink`.
 
-    def __init__(self, sink: Sink, on_sink_error: Callable[[BaseException], None]) -> None:
+    ``on_error(exc)`` is called when a rule function (or the sink under it) fails; it
+    decides what happens (the session disables recording). ``KeyboardInterrupt`` is never
+    swallowed, and ``RecursionError`` (the program at its recursion limit, where our code has
+    no room left) only loses the event: the stack was already updated.
+    """
+
+    def __init__(self, sink: Sink, on_error: Callable[[BaseException], None]) -> None:
         self._sink = sink
-        self._emit: Callable[..., None] = sink.emit
-        self._on_sink_error = on_sink_error
+        self._on_error = on_error
         self._threads: Dict[int, ThreadState] = {}
         # Threads found running at start from another thread: their end sentinel can only
         # be planted from their own thread, which happens at their first event.
@@ -101,6 +121,11 @@ class Normaliser:
         self.closed = False
 
     # -- threads -------------------------------------------------------------------------
+
+    @property
+    def threads(self) -> Dict[int, ThreadState]:
+        """``ident -> ThreadState`` of the threads that have had an event (read-only use)."""
+        return self._threads
 
     def thread_state(self) -> ThreadState:
         """The calling thread's state, created (THREAD_START) on its first event."""
@@ -116,7 +141,7 @@ class Normaliser:
         return ts
 
     def adopt_thread(self, ident: int) -> ThreadState:
-        """State for another, already running thread (ATTACH at start, 3.12+ only)."""
+        """State for another, already running thread (ATTACH at start)."""
         ts = self._threads.get(ident) or self._adopted.get(ident)
         if ts is None:
             ts = self._new_thread(ident)
@@ -129,7 +154,8 @@ class Normaliser:
         name = thread.name if thread is not None else "<raw thread %d>" % ident
         with self._lock:
             ts = ThreadState(next(self._serials), ident, name)
-        self._send(THREAD_START, ts, None, None, ThreadInfo(ts.serial, ident, name), 0, None)
+        ts.rules = self._make_rules(ts)
+        self._send(THREAD_START, ts, None, None, ThreadInfo(ts.serial, ident, name), 0)
         return ts
 
     def _plant_sentinel(self, ts: ThreadState) -> None:
@@ -155,127 +181,150 @@ class Normaliser:
             act = stack[-1]
             depth = len(stack)
             stack.pop()
-            self._send(DETACH, ts, act.info, act.last_line, None, depth, None)
-        self._send(THREAD_END, ts, None, None, ThreadInfo(ts.serial, ts.ident, ts.name), 0, None)
+            self._send(DETACH, ts, act[INFO], act[LAST_LINE], None, depth)
+        self._send(THREAD_END, ts, None, None, ThreadInfo(ts.serial, ts.ident, ts.name), 0)
 
     def close(self) -> None:
-        """End every thread's stream; later callbacks (racing threads) are ignored."""
+        """End every thread's stream (the backend has stopped calling us)."""
         if self.closed:
             return
         for ts in list(self._threads.values()) + list(self._adopted.values()):
             self.end_thread(ts)
         self.closed = True
-        self._emit = _noop_emit
-
-    # -- the sink --------------------------------------------------------------------------
 
     def _send(self, kind: Kind, ts: ThreadState, info: Optional[CodeInfo], line: Optional[int],
-              value: Any, depth: int, frame: Optional[FrameType]) -> None:
+              value: Any, depth: int) -> None:
+        """Emit a bookkeeping event (thread start/end, DETACH) with failures contained."""
         try:
-            self._emit(kind, ts, info, line, value, depth, frame)
-        except RecursionError:
-            # At the program's recursion limit the sink may have no room to run: lose the
-            # event, keep the (already updated) stack, and keep recording.
+            self._sink.emit(kind, ts, info, line, value, depth, None)
+        except BaseException as exc:
+            self.failed(exc)
+
+    def failed(self, exc: BaseException) -> None:
+        """What every rule function does with an exception (see the class docstring)."""
+        if isinstance(exc, KeyboardInterrupt):
+            raise exc
+        if isinstance(exc, RecursionError):
             self.lost_events += 1
-        except KeyboardInterrupt:
-            raise
-        except BaseException as exc:  # a sink bug must never reach the program
-            self._emit = _noop_emit
-            self._on_sink_error(exc)
-
-    def _handled(self, ts: ThreadState, act: Activation, line: Optional[int],
-                 frame: Optional[FrameType]) -> None:
-        exc = act.pending
-        act.pending = None
-        self._send(HANDLED, ts, act.info, line, exc, len(ts.stack), frame)
-
-    # -- events ------------------------------------------------------------------------------
-
-    def attach(self, ts: ThreadState, code: CodeType, info: CodeInfo, line: Optional[int],
-               frame: Optional[FrameType]) -> None:
-        """R9: a frame that was already running when recording started (outermost first)."""
-        ts.stack.append(Activation(code, info, line))
-        self._send(ATTACH, ts, info, line, None, len(ts.stack), frame)
-
-    def call(self, ts: ThreadState, code: CodeType, info: CodeInfo,
-             frame: Optional[FrameType]) -> None:
-        stack = ts.stack
-        if stack:
-            parent = stack[-1]
-            if parent.pending is not None:
-                self._handled(ts, parent, parent.last_line, None)
-        stack.append(Activation(code, info, None))
-        self._send(CALL, ts, info, info.firstlineno, None, len(stack), frame)
-
-    def resume(self, ts: ThreadState, code: CodeType, info: CodeInfo, line: Optional[int],
-               frame: Optional[FrameType]) -> None:
-        """R6: ``line`` is where the generator was suspended; it seeds de-duplication."""
-        stack = ts.stack
-        if stack:
-            parent = stack[-1]
-            if parent.pending is not None:
-                self._handled(ts, parent, parent.last_line, None)
-        stack.append(Activation(code, info, line))
-        self._send(RESUME, ts, info, line, None, len(stack), frame)
-
-    def line(self, ts: ThreadState, code: CodeType, line: int,
-             frame: Optional[FrameType]) -> None:
-        stack = ts.stack
-        if not stack:
             return
-        act = stack[-1]
-        if act.code is not code or act.last_line == line:
-            return
-        if act.pending is not None:
-            self._handled(ts, act, line, frame)
-        act.last_line = line
-        self._send(LINE, ts, act.info, line, None, len(stack), frame)
+        self._on_error(exc)
 
-    def leave(self, ts: ThreadState, code: CodeType, kind: Kind, value: Any,
-              frame: Optional[FrameType]) -> None:
-        """RETURN or YIELD (a normal exit from the frame)."""
-        stack = ts.stack
-        if not stack or stack[-1].code is not code:
-            return
-        act = stack[-1]
-        if act.pending is not None:
-            self._handled(ts, act, act.last_line, frame)
-        depth = len(stack)
-        stack.pop()
-        if kind is YIELD and act.info.kind == "async_generator":
-            value = _unwrap_async_value(value)
-        self._send(kind, ts, act.info, act.last_line, value, depth, frame)
+    # -- the rules ---------------------------------------------------------------------------
 
-    def unwind(self, ts: ThreadState, code: CodeType, exc: Optional[BaseException],
-               frame: Optional[FrameType]) -> None:
-        """The frame is left by an exception (R5: settrace does not say which)."""
+    def _make_rules(self, ts: ThreadState) -> Rules:
         stack = ts.stack
-        if not stack or stack[-1].code is not code:
-            # 3.13.x (gh-140373) may send a bare PY_UNWIND for a generator closed while
-            # suspended, which is not on our stack: nothing to close.
-            return
-        act = stack[-1]
-        depth = len(stack)
-        stack.pop()
-        if exc is None:
-            exc = act.last_exc
-        self._send(UNWIND, ts, act.info, act.last_line, exc, depth, frame)
+        emit = self._sink.emit
+        failed = self.failed
+        unwrap = _unwrap_async_value
 
-    def raise_(self, ts: ThreadState, code: CodeType, exc: BaseException,
-               frame: Optional[FrameType]) -> None:
-        """An exception raised in, or propagating into, the top activation."""
-        stack = ts.stack
-        if not stack:
-            return
-        act = stack[-1]
-        if act.code is not code:
-            return
-        act.pending = act.last_exc = exc
-        line = act.last_line
-        self._send(RAISE, ts, act.info, act.info.firstlineno if line is None else line, exc,
-                   len(stack), frame)
+        def handled(act: list, line: Optional[int], frame: Optional[FrameType]) -> None:
+            exc = act[2]
+            act[2] = None
+            emit(HANDLED, ts, act[1], line, exc, len(stack), frame)
 
-    def top_is_pending(self, ts: ThreadState) -> bool:
-        """True when the top activation has an exception in flight (settrace's R2 test)."""
-        stack = ts.stack
-        return bool(stack) and stack[-1].pending is not None
+        def attach(code: CodeType, info: CodeInfo, line: Optional[int],
+                   frame: Optional[FrameType] = None) -> None:
+            """R9: a frame already running when recording started (outermost first)."""
+            try:
+                stack.append([code, info, None, None, line])
+                emit(ATTACH, ts, info, line, None, len(stack), frame)
+            except BaseException as exc:
+                failed(exc)
+
+        def call(code: CodeType, info: CodeInfo, frame: Optional[FrameType] = None) -> None:
+            try:
+                if stack:
+                    parent = stack[-1]
+                    if parent[2] is not None:
+                        handled(parent, parent[4], None)
+                stack.append([code, info, None, None, None])
+                emit(CALL, ts, info, info.firstlineno, None, len(stack), frame)
+            except BaseException as exc:
+                failed(exc)
+
+        def resume(code: CodeType, info: CodeInfo, line: Optional[int],
+                   frame: Optional[FrameType] = None) -> None:
+            """R6: ``line`` is where the generator was suspended; it seeds de-duplication."""
+            try:
+                if stack:
+                    parent = stack[-1]
+                    if parent[2] is not None:
+                        handled(parent, parent[4], None)
+                stack.append([code, info, None, None, line])
+                emit(RESUME, ts, info, line, None, len(stack), frame)
+            except BaseException as exc:
+                failed(exc)
+
+        def line(code: CodeType, line: int, frame: Optional[FrameType] = None) -> None:
+            try:
+                if stack:
+                    act = stack[-1]
+                    if act[0] is code and act[4] != line:
+                        if act[2] is not None:
+                            handled(act, line, frame)
+                        act[4] = line
+                        emit(LINE, ts, act[1], line, None, len(stack), frame)
+            except BaseException as exc:
+                failed(exc)
+
+        def return_(code: CodeType, offset: Any, value: Any,
+                    frame: Optional[FrameType] = None) -> None:
+            try:
+                if stack and stack[-1][0] is code:
+                    act = stack[-1]
+                    if act[2] is not None:
+                        handled(act, act[4], frame)
+                    depth = len(stack)
+                    stack.pop()
+                    emit(RETURN, ts, act[1], act[4], value, depth, frame)
+            except BaseException as exc:
+                failed(exc)
+
+        def yield_(code: CodeType, offset: Any, value: Any,
+                   frame: Optional[FrameType] = None) -> None:
+            try:
+                if stack and stack[-1][0] is code:
+                    act = stack[-1]
+                    if act[2] is not None:
+                        handled(act, act[4], frame)
+                    depth = len(stack)
+                    stack.pop()
+                    info = act[1]
+                    if info.kind == "async_generator":
+                        value = unwrap(value)
+                    emit(YIELD, ts, info, act[4], value, depth, frame)
+            except BaseException as exc:
+                failed(exc)
+
+        def unwind(code: CodeType, offset: Any, exc: Optional[BaseException],
+                   frame: Optional[FrameType] = None) -> None:
+            """The frame is left by an exception (R5: settrace does not say which). A code
+            object not on top is skipped code, or (3.13.x, gh-140373) a generator closed
+            while suspended, which is not on our stack: nothing to close."""
+            try:
+                if stack and stack[-1][0] is code:
+                    act = stack[-1]
+                    depth = len(stack)
+                    stack.pop()
+                    emit(UNWIND, ts, act[1], act[4], act[3] if exc is None else exc, depth,
+                         frame)
+            except BaseException as err:
+                failed(err)
+
+        def raise_(code: CodeType, offset: Any, exc: BaseException,
+                   frame: Optional[FrameType] = None) -> None:
+            """An exception raised in, or propagating into, the top activation."""
+            try:
+                if stack and stack[-1][0] is code:
+                    act = stack[-1]
+                    act[2] = act[3] = exc
+                    line = act[4]
+                    emit(RAISE, ts, act[1], act[1].firstlineno if line is None else line, exc,
+                         len(stack), frame)
+            except BaseException as err:
+                failed(err)
+
+        rules = Rules()
+        rules.call, rules.resume, rules.attach, rules.line = call, resume, attach, line
+        rules.return_, rules.yield_, rules.unwind, rules.raise_ = return_, yield_, unwind, raise_
+        return rules

@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional, Tuple, Union
 
 from recorder.backends import select
 from recorder.codes import CodeCatalog, DefaultScope
-from recorder.errors import RecorderError, warn
+from recorder.errors import RecorderError, SinkError, warn
 from recorder.events import CallbackSink, Event, Sink
 from recorder.normalise import Normaliser
 
@@ -57,8 +57,8 @@ class Session:
         self.backend_reason = selection.reason
         self.catalog = CodeCatalog(DefaultScope(trace_stdlib=trace_stdlib),
                                    _globals_module_label)
-        self.normaliser = Normaliser(self.sink, self._sink_failed)
-        self.backend = selection.backend(self.catalog, self.normaliser, self._backend_failed,
+        self.normaliser = Normaliser(self.sink, self._failed)
+        self.backend = selection.backend(self.catalog, self.normaliser,
                                          bool(getattr(self.sink, "wants_frames", False)))
         self.active = False
         self.failure: Optional[str] = None
@@ -110,11 +110,13 @@ class Session:
 
     # -- failures ----------------------------------------------------------------------------
 
-    def _backend_failed(self, exc: BaseException) -> None:
-        self._disable("internal error %s: %s" % (type(exc).__name__, exc))
-
-    def _sink_failed(self, exc: BaseException) -> None:
-        self._disable("the sink raised %s: %s" % (type(exc).__name__, exc))
+    def _failed(self, exc: BaseException) -> None:
+        """A rule function, a backend callback or the sink under them raised."""
+        if isinstance(exc, SinkError) and exc.__cause__ is not None:
+            cause = exc.__cause__
+            self._disable("the sink raised %s: %s" % (type(cause).__name__, cause))
+        else:
+            self._disable("internal error %s: %s" % (type(exc).__name__, exc))
 
     def _disable(self, why: str) -> None:
         if self.failure is not None:

@@ -6,8 +6,6 @@ A backend turns one interpreter mechanism into calls on the shared
 """
 from __future__ import annotations
 
-from typing import Callable
-
 from typing_extensions import Protocol
 
 from recorder.codes import CodeCatalog
@@ -19,7 +17,7 @@ class Backend(Protocol):
     name: str
 
     def __init__(self, catalog: CodeCatalog, normaliser: Normaliser,
-                 on_error: Callable[[BaseException], None], wants_frames: bool) -> None: ...
+                 wants_frames: bool) -> None: ...
 
     def start(self) -> None:
         """Begin recording: ATTACH the frames already running, then hook the interpreter.

@@ -53,10 +53,9 @@ class MonitoringBackend:
     name = "monitoring"
 
     def __init__(self, catalog: CodeCatalog, normaliser: Normaliser,
-                 on_error: Callable[[BaseException], None], wants_frames: bool) -> None:
+                 wants_frames: bool) -> None:
         self._catalog = catalog
         self._norm = normaliser
-        self._on_error = on_error
         self._wants_frames = wants_frames
         self.tool_id: Optional[int] = None
         self._lines: Dict[int, Dict[int, int]] = {}
@@ -129,8 +128,8 @@ class MonitoringBackend:
             code = frame.f_code
             info = self._catalog.lookup(code, frame)
             if info is not None:
-                self._norm.attach(ts, code, info, frame.f_lineno,
-                                  frame if self._wants_frames else None)
+                ts.rules.attach(code, info, frame.f_lineno,
+                                frame if self._wants_frames else None)
                 sys.monitoring.set_local_events(  # type: ignore[attr-defined]
                     self.tool_id, code, self._local_events)
 
@@ -153,15 +152,14 @@ class MonitoringBackend:
     # -- callbacks -----------------------------------------------------------------------------
 
     def _register(self, single: bool) -> None:
-        """Bind the callbacks as closures over everything they touch; ``single`` picks the
-        variant that knows its thread without asking."""
+        """Register the callbacks. While one thread runs recorded code and no frames are
+        wanted, the thread's rule functions themselves are the LINE/RETURN/YIELD/RAISE/UNWIND
+        callbacks (their signatures match): no wrapper call at all on the busiest events."""
         mon = sys.monitoring  # type: ignore[attr-defined]
         E = mon.events
         DISABLE = mon.DISABLE
         tool = self.tool_id
         norm = self._norm
-        on_call, on_resume, on_line = norm.call, norm.resume, norm.line
-        on_leave, on_unwind, on_raise = norm.leave, norm.unwind, norm.raise_
         infos = self._catalog.infos
         lookup = self._catalog.lookup
         set_local_events = mon.set_local_events
@@ -169,33 +167,32 @@ class MonitoringBackend:
         line_of = self._line_of
         want = self._wants_frames
         getframe = sys._getframe
-        fail = self._on_error
+        fail = norm.failed
         get_ident = threading.get_ident
         thread_state = norm.thread_state
+        threads = norm.threads
         go_multi = self._go_multithreaded
         _id = id
         missing = _MISSING
 
         if single:
-            the_ts = self._single
+            the_rules = self._single.rules  # type: ignore[union-attr]
             the_ident = self._single_ident
 
-            def entry_ts() -> ThreadState:
+            def entry_rules() -> Any:
                 if get_ident() != the_ident:
                     go_multi()
-                    return thread_state()
-                return the_ts  # type: ignore[return-value]
+                    return thread_state().rules
+                return the_rules
 
-            def current_ts() -> ThreadState:
-                return the_ts  # type: ignore[return-value]
+            def current_rules() -> Any:
+                return the_rules
         else:
-            threads = norm._threads
-
-            def entry_ts() -> ThreadState:
+            def entry_rules() -> Any:
                 ts = threads.get(get_ident())
-                return ts if ts is not None else thread_state()
+                return (ts if ts is not None else thread_state()).rules
 
-            current_ts = entry_ts
+            current_rules = entry_rules
 
         def py_start(code: CodeType, offset: int) -> Any:
             try:
@@ -206,9 +203,7 @@ class MonitoringBackend:
                         set_local_events(tool, code, local_events)
                 if info is None:
                     return DISABLE
-                on_call(entry_ts(), code, info, getframe(1) if want else None)
-            except KeyboardInterrupt:
-                raise
+                entry_rules().call(code, info, getframe(1) if want else None)
             except BaseException as exc:
                 fail(exc)
             return None
@@ -217,10 +212,8 @@ class MonitoringBackend:
             try:
                 info = infos.get(_id(code))
                 if info is not None:
-                    on_resume(entry_ts(), code, info, line_of(code, offset),
-                              getframe(1) if want else None)
-            except KeyboardInterrupt:
-                raise
+                    entry_rules().resume(code, info, line_of(code, offset),
+                                         getframe(1) if want else None)
             except BaseException as exc:
                 fail(exc)
             return None
@@ -229,71 +222,56 @@ class MonitoringBackend:
             try:
                 info = infos.get(_id(code))
                 if info is not None:
-                    on_resume(entry_ts(), code, info, line_of(code, offset),
-                              getframe(1) if want else None)
-            except KeyboardInterrupt:
-                raise
-            except BaseException as err:
-                fail(err)
-            return None
-
-        def line(code: CodeType, line_number: int) -> Any:
-            try:
-                on_line(current_ts(), code, line_number, getframe(1) if want else None)
-            except KeyboardInterrupt:
-                raise
-            except BaseException as exc:
-                fail(exc)
-            return None
-
-        def py_return(code: CodeType, offset: int, value: Any) -> Any:
-            try:
-                on_leave(current_ts(), code, RETURN, value, getframe(1) if want else None)
-            except KeyboardInterrupt:
-                raise
-            except BaseException as exc:
-                fail(exc)
-            return None
-
-        def py_yield(code: CodeType, offset: int, value: Any) -> Any:
-            try:
-                on_leave(current_ts(), code, YIELD, value, getframe(1) if want else None)
-            except KeyboardInterrupt:
-                raise
-            except BaseException as exc:
-                fail(exc)
-            return None
-
-        def py_unwind(code: CodeType, offset: int, exc: BaseException) -> Any:
-            try:
-                if infos.get(_id(code)) is not None:
-                    on_unwind(current_ts(), code, exc, getframe(1) if want else None)
-            except KeyboardInterrupt:
-                raise
-            except BaseException as err:
-                fail(err)
-            return None
-
-        def raise_(code: CodeType, offset: int, exc: BaseException) -> Any:
-            try:
-                if infos.get(_id(code)) is not None:
-                    on_raise(current_ts(), code, exc, getframe(1) if want else None)
-            except KeyboardInterrupt:
-                raise
+                    entry_rules().resume(code, info, line_of(code, offset),
+                                         getframe(1) if want else None)
             except BaseException as err:
                 fail(err)
             return None
 
         def stop_iteration(code: CodeType, offset: int, value: Any) -> Any:
-            # Documented as interchangeable with RAISE(StopIteration) (gh-116090).
+            # Documented as interchangeable with RAISE(StopIteration) (gh-116090); CPython
+            # passes the exception, build one if a version passes the bare value.
             try:
-                exc = StopIteration() if value is None else StopIteration(value)
-                on_raise(current_ts(), code, exc, getframe(1) if want else None)
-            except KeyboardInterrupt:
-                raise
+                exc = value if isinstance(value, BaseException) else StopIteration(value)
+                current_rules().raise_(code, offset, exc, getframe(1) if want else None)
             except BaseException as err:
                 fail(err)
             return None
+
+        if single and not want:
+            line = the_rules.line
+            py_return, py_yield = the_rules.return_, the_rules.yield_
+            py_unwind, raise_ = the_rules.unwind, the_rules.raise_
+        else:
+            def line(code: CodeType, line_number: int) -> Any:
+                try:
+                    current_rules().line(code, line_number, getframe(1) if want else None)
+                except BaseException as exc:
+                    fail(exc)
+
+            def py_return(code: CodeType, offset: int, value: Any) -> Any:
+                try:
+                    current_rules().return_(code, offset, value, getframe(1) if want else None)
+                except BaseException as exc:
+                    fail(exc)
+
+            def py_yield(code: CodeType, offset: int, value: Any) -> Any:
+                try:
+                    current_rules().yield_(code, offset, value, getframe(1) if want else None)
+                except BaseException as exc:
+                    fail(exc)
+
+            def py_unwind(code: CodeType, offset: int, exc: BaseException) -> Any:
+                try:
+                    current_rules().unwind(code, offset, exc, getframe(1) if want else None)
+                except BaseException as err:
+                    fail(err)
+
+            def raise_(code: CodeType, offset: int, exc: BaseException) -> Any:
+                try:
+                    current_rules().raise_(code, offset, exc, getframe(1) if want else None)
+                except BaseException as err:
+                    fail(err)
 
         for event, callback in ((E.PY_START, py_start), (E.PY_RESUME, py_resume),
                                 (E.PY_THROW, py_throw), (E.LINE, line),

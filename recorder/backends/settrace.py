@@ -93,10 +93,9 @@ class SettraceBackend:
     name = "settrace"
 
     def __init__(self, catalog: CodeCatalog, normaliser: Normaliser,
-                 on_error: Callable[[BaseException], None], wants_frames: bool) -> None:
+                 wants_frames: bool) -> None:
         self._catalog = catalog
         self._norm = normaliser
-        self._on_error = on_error
         self._wants_frames = wants_frames
         self._bytecode = _Bytecode()
         self._tracers: Dict[int, Tuple[TraceFunction, TraceFunction]] = {}
@@ -161,8 +160,8 @@ class SettraceBackend:
         for frame in reversed(frames):
             info = self._catalog.lookup(frame.f_code, frame)
             if info is not None:
-                self._norm.attach(ts, frame.f_code, info, frame.f_lineno,
-                                  frame if self._wants_frames else None)
+                ts.rules.attach(frame.f_code, info, frame.f_lineno,
+                                frame if self._wants_frames else None)
                 frame.f_trace = local
 
     def _install_on_thread(self, frame: FrameType, event: str, arg: Any) -> Any:
@@ -172,10 +171,8 @@ class SettraceBackend:
             return None
         try:
             global_ = self._tracer_for(self._norm.thread_state())[0]
-        except KeyboardInterrupt:
-            raise
         except BaseException as exc:
-            self._on_error(exc)
+            self._norm.failed(exc)
             return None
         sys.settrace(global_)
         return global_(frame, event, arg)
@@ -193,16 +190,17 @@ class SettraceBackend:
     def _make_tracer(self, ts: ThreadState) -> Tuple[TraceFunction, TraceFunction]:
         """Build the thread's (global, local) trace functions as closures: every name they
         use is a cell or a local, the cheapest lookups the interpreter has."""
-        norm = self._norm
-        on_call, on_resume, on_line = norm.call, norm.resume, norm.line
-        on_leave, on_unwind, on_raise = norm.leave, norm.unwind, norm.raise_
+        rules = ts.rules
+        on_call, on_resume, on_line = rules.call, rules.resume, rules.line
+        on_return, on_yield, on_unwind, on_raise = (rules.return_, rules.yield_, rules.unwind,
+                                                    rules.raise_)
         infos = self._catalog.infos
         lookup = self._catalog.lookup
         bytecode = self._bytecode
         is_start, exit_kind = bytecode.is_start, bytecode.exit_kind
         want = self._wants_frames
         backend = self
-        fail = self._on_error
+        fail = self._norm.failed
         stack = ts.stack
         _id = id
         missing = _MISSING
@@ -219,12 +217,10 @@ class SettraceBackend:
                 if info is None:
                     return None
                 if info.generator_like and not is_start(code, frame.f_lasti):
-                    on_resume(ts, code, info, frame.f_lineno, frame if want else None)
+                    on_resume(code, info, frame.f_lineno, frame if want else None)
                 else:
-                    on_call(ts, code, info, frame if want else None)
+                    on_call(code, info, frame if want else None)
                 return local_trace
-            except KeyboardInterrupt:
-                raise
             except BaseException as exc:
                 fail(exc)
                 return None
@@ -232,26 +228,25 @@ class SettraceBackend:
         def local_trace(frame: FrameType, event: str, arg: Any) -> Any:
             try:
                 if event == "line":
-                    on_line(ts, frame.f_code, frame.f_lineno, frame if want else None)
+                    on_line(frame.f_code, frame.f_lineno, frame if want else None)
                 elif event == "return":
                     code = frame.f_code
-                    if not stack or stack[-1].code is not code:
-                        return None
-                    act = stack[-1]
-                    if arg is not None and not act.info.generator_like:
-                        kind = RETURN
-                    else:
-                        kind = exit_kind(code, frame.f_lasti, act.info.generator_like,
-                                         act.pending is not None)
-                    if kind is UNWIND:
-                        on_unwind(ts, code, None, frame if want else None)
-                    else:
-                        on_leave(ts, code, kind, arg, frame if want else None)
+                    if stack and stack[-1][0] is code:
+                        info = stack[-1][1]
+                        if arg is not None and not info.generator_like:
+                            on_return(code, None, arg, frame if want else None)
+                        else:
+                            kind = exit_kind(code, frame.f_lasti, info.generator_like,
+                                             stack[-1][2] is not None)
+                            if kind is RETURN:
+                                on_return(code, None, arg, frame if want else None)
+                            elif kind is YIELD:
+                                on_yield(code, None, arg, frame if want else None)
+                            else:
+                                on_unwind(code, None, None, frame if want else None)
                 elif event == "exception":
-                    on_raise(ts, frame.f_code, arg[1], frame if want else None)
+                    on_raise(frame.f_code, None, arg[1], frame if want else None)
                 return local_trace
-            except KeyboardInterrupt:
-                raise
             except BaseException as exc:
                 fail(exc)
                 return None
