@@ -43,6 +43,10 @@ INLINED_COMPREHENSIONS: bool = PYVERSION >= (3, 12)
 #: inlined comprehension (cpython gh-124118). Value capture must avoid it on this backend.
 SETTRACE_F_LOCALS_UNSAFE: bool = PYVERSION == (3, 12)
 
+#: 3.9+: a script run as ``python app.py`` gets an absolute ``__file__``/``co_filename``;
+#: 3.8 keeps the path as given on the command line.
+SCRIPT_PATH_ABSOLUTE: bool = PYVERSION >= (3, 9)
+
 #: sys.monitoring tool ids we may take, in order of preference. 0 debugger, 1 coverage,
 #: 2 profiler (cProfile on 3.12+), 5 optimizer are conventionally owned by others.
 MONITORING_TOOL_IDS = (4, 3)

@@ -87,10 +87,13 @@ class Session:
             self.stop()
         return self
 
-    def stop(self) -> None:
+    def stop(self, exit_status: Any = None) -> None:
         """Stop recording: unhook, close every open activation (DETACH), end every thread's
-        stream and close the sink. Idempotent; safe from any thread and from atexit."""
+        stream and close the sink. ``exit_status`` is handed to sinks that record it (the
+        trace writer's ``<toplevel>`` return). Idempotent; safe from any thread and atexit."""
         global _active
+        if exit_status is not None and hasattr(self.sink, "set_exit_status"):
+            self.sink.set_exit_status(exit_status)  # type: ignore[attr-defined]
         with _lock:
             if not self.active:
                 return
