@@ -172,7 +172,12 @@ class Normaliser:
             del self._threads[ts.ident]
 
     def end_thread(self, ts: ThreadState) -> None:
-        """Close what is still open on ``ts`` (DETACH, innermost first), then THREAD_END."""
+        """Close what is still open on ``ts`` (DETACH, innermost first), then THREAD_END.
+
+        THREAD_END is the thread's last event: once ``ended`` is set, its rule functions open
+        no new activation (and the others find an empty stack). This matters on the thread
+        death path, which runs on the exiting thread with the tracer still active, so the
+        sink's own code (a user callback) would otherwise be recorded after THREAD_END."""
         if ts.ended:
             return
         ts.ended = True
@@ -225,6 +230,8 @@ class Normaliser:
         def attach(code: CodeType, info: CodeInfo, line: Optional[int],
                    frame: Optional[FrameType] = None) -> None:
             """R9: a frame already running when recording started (outermost first)."""
+            if ts.ended:
+                return
             try:
                 stack.append([code, info, None, None, line])
                 emit(ATTACH, ts, info, line, None, len(stack), frame)
@@ -232,6 +239,8 @@ class Normaliser:
                 failed(exc)
 
         def call(code: CodeType, info: CodeInfo, frame: Optional[FrameType] = None) -> None:
+            if ts.ended:
+                return  # the thread's stream is closed (see end_thread)
             try:
                 if stack:
                     parent = stack[-1]
@@ -245,6 +254,8 @@ class Normaliser:
         def resume(code: CodeType, info: CodeInfo, line: Optional[int],
                    frame: Optional[FrameType] = None) -> None:
             """R6: ``line`` is where the generator was suspended; it seeds de-duplication."""
+            if ts.ended:
+                return
             try:
                 if stack:
                     parent = stack[-1]
