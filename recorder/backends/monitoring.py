@@ -80,7 +80,11 @@ class MonitoringBackend:
         E = mon.events
         self._local_events = (E.LINE | E.PY_RETURN | E.PY_YIELD | E.PY_RESUME
                               | E.STOP_ITERATION)
-        self._global_events = E.PY_START | E.PY_THROW | E.RAISE | E.PY_UNWIND
+        # PY_RESUME is also global: a generator suspended before install (or whose code
+        # never started while recording) is re-entered with no PY_START, so its code is
+        # first met here. Skipped code returns DISABLE from it, as from PY_START.
+        self._global_events = (E.PY_START | E.PY_RESUME | E.PY_THROW | E.RAISE
+                               | E.PY_UNWIND)
 
         norm = self._norm
         me = threading.get_ident()
@@ -210,17 +214,27 @@ class MonitoringBackend:
 
         def py_resume(code: CodeType, offset: int) -> Any:
             try:
-                info = infos.get(_id(code))
-                if info is not None:
-                    entry_rules().resume(code, info, line_of(code, offset),
-                                         getframe(1) if want else None)
+                info = infos.get(_id(code), missing)
+                if info is missing:
+                    info = lookup(code, getframe(1))
+                    if info is not None:
+                        set_local_events(tool, code, local_events)
+                if info is None:
+                    return DISABLE
+                entry_rules().resume(code, info, line_of(code, offset),
+                                     getframe(1) if want else None)
             except BaseException as exc:
                 fail(exc)
             return None
 
         def py_throw(code: CodeType, offset: int, exc: BaseException) -> Any:
+            # Never DISABLE here: not allowed for PY_THROW (gh-106895).
             try:
-                info = infos.get(_id(code))
+                info = infos.get(_id(code), missing)
+                if info is missing:
+                    info = lookup(code, getframe(1))
+                    if info is not None:
+                        set_local_events(tool, code, local_events)
                 if info is not None:
                     entry_rules().resume(code, info, line_of(code, offset),
                                          getframe(1) if want else None)
