@@ -13,6 +13,7 @@ from types import CodeType, FrameType
 from typing import Callable, Dict, List, Optional
 
 from recorder.events import CodeInfo
+from recorder.importhook import HOOK_CODE_IDS
 from recorder.qualname import qualname_of
 
 _GENERATOR_FLAGS = (inspect.CO_GENERATOR | inspect.CO_COROUTINE
@@ -111,6 +112,8 @@ class DefaultScope:
         self._by_file: Dict[str, bool] = {}
 
     def __call__(self, code: CodeType) -> bool:
+        if id(code) in HOOK_CODE_IDS:
+            return False  # the import hook's frames, filed under importlib's name
         filename = code.co_filename
         decision = self._by_file.get(filename)
         if decision is None:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import atexit
 import threading
-from types import CodeType
-from typing import Any, Callable, Optional, Tuple, Union
+from typing import Any, Callable, Optional, Union
 
 from recorder.backends import select
 from recorder.codes import CodeCatalog, DefaultScope
 from recorder.errors import RecorderError, SinkError, warn
 from recorder.events import CallbackSink, Event, Sink
+from recorder.identity import ModuleResolver
+from recorder.importhook import ImportHook
 from recorder.normalise import Normaliser
 
 SinkArg = Union[Sink, Callable[[Event], Any]]
@@ -29,18 +30,6 @@ _active: Optional["Session"] = None
 def active_session() -> Optional["Session"]:
     """The session currently recording in this process, if any."""
     return _active
-
-
-def _globals_module_label(code: CodeType, globals_: Optional[dict]
-                          ) -> Tuple[Optional[str], Optional[str]]:
-    """Name module-level code from its globals (``__spec__.name``, then ``__name__``)."""
-    if code.co_name != "<module>" or not globals_ or code.co_filename.startswith("<"):
-        return None, None
-    spec = globals_.get("__spec__")
-    name = getattr(spec, "name", None) or globals_.get("__name__")
-    if isinstance(name, str) and all(part.isidentifier() for part in name.split(".")):
-        return "<%s>" % name, name
-    return None, None
 
 
 class Session:
@@ -55,9 +44,13 @@ class Session:
         self.backend_name = selection.name
         #: Why this backend was chosen, in words (also written to trace metadata).
         self.backend_reason = selection.reason
+        #: The one module identity resolver of this session: the catalog names code with it,
+        #: the import hook teaches it, the filters ask it (docs/naming.md).
+        self.resolver = ModuleResolver()
         self.catalog = CodeCatalog(DefaultScope(trace_stdlib=trace_stdlib),
-                                   _globals_module_label)
+                                   self.resolver.label_for)
         self.normaliser = Normaliser(self.sink, self._failed)
+        self.import_hook = ImportHook(self.resolver, self.normaliser.imported)
         self.backend = selection.backend(self.catalog, self.normaliser,
                                          bool(getattr(self.sink, "wants_frames", False)))
         self.active = False
@@ -75,9 +68,11 @@ class Session:
             _active = self
         try:
             self.backend.start()
+            self.import_hook.install()
         except BaseException:
             with _lock:
                 _active = None
+            self.import_hook.uninstall()
             self.backend.stop()
             self.normaliser.close()
             raise
@@ -104,6 +99,7 @@ class Session:
             atexit.unregister(self.stop)
         except Exception:
             pass
+        self.import_hook.uninstall()  # ends imports still open, while the stream is open
         self.backend.stop()
         self.normaliser.close()
         try:
