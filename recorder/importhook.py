@@ -50,23 +50,29 @@ _DISGUISE = "<frozen importlib._bootstrap>"
 
 # The code on the import path. Kept minimal: everything that can wait runs in ordinary
 # methods of ImportHook, called before or after (never around) the program's code.
+#
+# The finder always searches, even when it is not observing (stopped, disabled, or re-entered
+# from a finder's own import): returning None without searching would be wrong if another
+# thread removed it from sys.meta_path while importlib iterates that list, since the list
+# shift makes importlib skip the finder that followed ours.
 _TRAMPOLINES = '''
 def find_spec(self, fullname, path=None, target=None):
     hook = self._recorder_hook
-    if not hook.active:
-        return None
     tls = hook._tls
-    if getattr(tls, "busy", False):
-        return None
-    started = _perf_counter()
-    tls.busy = True
+    observe = hook.active and not getattr(tls, "busy", False)
+    if observe:
+        started = _perf_counter()
+        tls.busy = True
     try:
-        after = False
+        finders = list(_sys.meta_path)
+        for index, finder in enumerate(finders):
+            if finder is self:
+                finders = finders[index + 1:]
+                break
+        else:
+            finders = [finder for finder in finders if finder is not self]
         spec = None
-        for finder in list(_sys.meta_path):
-            if not after:
-                after = finder is self
-                continue
+        for finder in finders:
             try:
                 find = finder.find_spec
             except AttributeError:
@@ -75,8 +81,9 @@ def find_spec(self, fullname, path=None, target=None):
             if spec is not None:
                 break
     finally:
-        tls.busy = False
-    if spec is not None:
+        if observe:
+            tls.busy = False
+    if observe and spec is not None:
         try:
             hook._found(spec, started)
         except Exception as exc:
@@ -87,7 +94,7 @@ def find_spec(self, fullname, path=None, target=None):
 def make_create_module(hook, loader, original):
     def create_module(spec, *args, **kwargs):
         entry = None
-        if hook.active:
+        if hook.active or hook._open:
             try:
                 entry = hook._begin(loader, spec, None, "create")
             except Exception as exc:
@@ -107,7 +114,7 @@ def make_create_module(hook, loader, original):
 def make_exec_module(hook, loader, original):
     def exec_module(module, *args, **kwargs):
         entry = None
-        if hook.active:
+        if hook.active or hook._open:
             try:
                 entry = hook._begin(loader, None, module, "exec")
             except Exception as exc:
@@ -127,7 +134,7 @@ def make_exec_module(hook, loader, original):
 def make_load_module(hook, loader, original):
     def load_module(fullname, *args, **kwargs):
         entry = None
-        if hook.active:
+        if hook.active or hook._open:
             try:
                 entry = hook._begin(loader, fullname, None, "load")
             except Exception as exc:
@@ -229,6 +236,9 @@ class ImportHook:
         # id(loader) -> [loader, {method: previous instance attribute or _MISSING}, pending]
         self._wrapped: Dict[int, List[Any]] = {}
         self._callback_broken = False
+        #: Imports started and not yet ended, all threads: while non-zero, the wrappers keep
+        #: calling in even after a failure, so what was started still gets its END.
+        self._open = 0
         #: Counters for tests.
         self.imports_seen = 0
         self.specs_seen = 0
@@ -267,7 +277,16 @@ class ImportHook:
         now = time.perf_counter()
         for stack in stacks:
             while stack:
-                self._close(stack[-1], None, now, ok=None)
+                entry = stack[-1]
+                if entry.closed:  # ended by its own thread meanwhile
+                    if stack and stack[-1] is entry:
+                        stack.pop()
+                    continue
+                try:
+                    self._close(entry, None, now, ok=None)
+                except Exception as exc:  # the callback: stop emitting, keep unwinding
+                    self._callback_broken = True
+                    self._fail("ending the imports still open", exc)
 
     # -- called from the finder -------------------------------------------------------------
 
@@ -381,8 +400,10 @@ class ImportHook:
             origin = _origin(spec, module, loader)
             info = ImportInfo(name=name, origin=origin, depth=len(stack), start=started)
             entry = _Entry(info, loader, spec, name, phase)
+            with self._lock:
+                self._open += 1
+                self.imports_seen += 1
             stack.append(entry)
-            self.imports_seen += 1
             self._emit(Kind.IMPORT_START, info)  # never mutated: END gets its own object
             return entry
         except Exception as exc:
@@ -413,6 +434,7 @@ class ImportHook:
             if entry.closed:
                 return
             entry.closed = True
+            self._open -= 1
         stack = self._stacks.get(threading.get_ident())
         owner = stack if stack is not None and entry in stack else None
         if owner is None:
@@ -423,7 +445,10 @@ class ImportHook:
         if owner is not None:
             while owner and owner[-1] is not entry:
                 above = owner[-1]
-                self._close(above, None, above.created_at or now, ok=True)
+                if above.closed:
+                    owner.pop()
+                else:
+                    self._close(above, None, above.created_at or now, ok=True)
             if owner and owner[-1] is entry:
                 owner.pop()
         start = entry.info

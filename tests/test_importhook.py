@@ -152,6 +152,20 @@ def test_uninstall_leaves_finders_added_meanwhile_in_place() -> None:
         sys.meta_path.remove(other)
 
 
+def test_finder_still_searches_when_not_observing(sandbox: Path) -> None:
+    """Stopped, or already removed from sys.meta_path while another thread's importlib was
+    iterating it: the finder answers as the finders after it would, so no finder is skipped
+    by the list shift, and it observes nothing."""
+    write_tree(sandbox, {"hk_late.py": ""})
+    events: List[Any] = []
+    hook = ImportHook(ModuleResolver(), lambda kind, info: events.append(info))
+    hook.install()
+    hook.uninstall()
+    spec = hook.finder.find_spec("hk_late", None)  # type: ignore[attr-defined]
+    assert spec is not None and spec.name == "hk_late"
+    assert "exec_module" not in vars(spec.loader) and events == []
+
+
 def test_hook_code_objects_are_filed_as_importlib() -> None:
     """The contract with the tracer: these frames are the recorder's, to be skipped."""
     assert len(HOOK_CODES) >= 4
