@@ -1,9 +1,9 @@
 """Module identity through a real recording (issue 3, "Must show"), on both backends.
 
-EXPECTED TO FAIL until the session is wired to recorder/identity.py and recorder/importhook.py
-(one ModuleResolver per session used by the code catalog and the filters; the ImportHook
-installed with the session and feeding IMPORT_START/IMPORT_END into the stream; the hook's
-code objects skipped). What must be wired is listed in docs/naming.md, "For the session".
+These exercise the session's wiring of recorder/identity.py and recorder/importhook.py (one
+ModuleResolver per session shared by the code catalog and the filters; the ImportHook installed
+with the session, feeding IMPORT_START/IMPORT_END into the stream; the hook's code objects
+never recorded). docs/naming.md, "For the session", lists that wiring.
 
 Everything runs through the public API: ``recorder.install(sink=callable, backend=...)``,
 ``recorder.uninstall()``, events with ``.kind``, ``.code.label``, ``.code.module``.
