@@ -36,6 +36,13 @@ YIELD_LEAVES_LASTI_AT_RESUME: bool = PYVERSION >= (3, 13)
 #: every access (so cache it per code object).
 CO_CODE_REBUILT_ON_ACCESS: bool = PYVERSION >= (3, 11)
 
+#: 3.8: a RecursionError leaves the thread "overflowed" (no further recursion checks until
+#: the depth falls well below the limit), so a RecursionError that is caught and swallowed
+#: near the limit lets the program recurse on to a fatal "Cannot recover from stack
+#: overflow" (gh-86666 / bpo-42500, fixed in 3.9). The normaliser must then let a
+#: RecursionError met in the sink reach the program instead of swallowing it.
+RECURSION_OVERFLOW_STICKY: bool = PYVERSION < (3, 9)
+
 #: 3.12+ inlines list/set/dict comprehensions (PEP 709): no frame, no CALL.
 INLINED_COMPREHENSIONS: bool = PYVERSION >= (3, 12)
 

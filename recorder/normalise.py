@@ -32,6 +32,7 @@ import weakref
 from types import CodeType, FrameType
 from typing import Any, Callable, Dict, List, Optional
 
+from recorder import env
 from recorder.events import CodeInfo, Kind, Sink, ThreadInfo
 
 CALL, RESUME, LINE, RETURN, YIELD = Kind.CALL, Kind.RESUME, Kind.LINE, Kind.RETURN, Kind.YIELD
@@ -56,11 +57,14 @@ class ThreadState(ThreadInfo):
     ``sink_state`` is free for the sink (e.g. a per-thread output stream).
     """
 
-    __slots__ = ("stack", "rules", "sink_state", "_sentinel_ref", "ended")
+    __slots__ = ("stack", "backlog", "rules", "sink_state", "_sentinel_ref", "ended")
 
     def __init__(self, serial: int, ident: int, name: str) -> None:
         super().__init__(serial, ident, name)
         self.stack: List[list] = []
+        #: Events the sink could not take yet (RecursionError at the program's recursion
+        #: limit), as ``emit`` argument tuples, delivered before the thread's next event.
+        self.backlog: List[tuple] = []
         self.rules: Rules = None  # type: ignore[assignment]  # set by the Normaliser
         self.sink_state: Any = None
         self._sentinel_ref: Any = None
@@ -103,8 +107,11 @@ class Normaliser:
 
     ``on_error(exc)`` is called when a rule function (or the sink under it) fails; it
     decides what happens (the session disables recording). ``KeyboardInterrupt`` is never
-    swallowed, and ``RecursionError`` (the program at its recursion limit, where our code has
-    no room left) only loses the event: the stack was already updated.
+    swallowed. ``RecursionError`` (the program at its recursion limit, where the sink has no
+    room left) delays the event, never loses it (see :meth:`_make_rules`), and is swallowed
+    so that the program goes on as if unrecorded, except where swallowing it would crash
+    the interpreter later (``env.RECURSION_OVERFLOW_STICKY``, 3.8): there it reaches the
+    program, as it would a little deeper without us.
     """
 
     def __init__(self, sink: Sink, on_error: Callable[[BaseException], None]) -> None:
@@ -117,7 +124,8 @@ class Normaliser:
         self._serials = itertools.count(1)
         self._local = threading.local()
         self._lock = threading.Lock()
-        self.lost_events = 0
+        #: RecursionErrors met in the sink or the rules (the events were delayed, not lost).
+        self.recursion_errors = 0
         self.closed = False
 
     # -- threads -------------------------------------------------------------------------
@@ -181,6 +189,9 @@ class Normaliser:
         if ts.ended:
             return
         ts.ended = True
+        backlog = ts.backlog
+        while backlog:
+            self._send(*backlog.pop(0)[:6])
         stack = ts.stack
         while stack:
             act = stack[-1]
@@ -197,6 +208,18 @@ class Normaliser:
             self.end_thread(ts)
         self.closed = True
 
+    def imported(self, kind: Kind, info: Any) -> None:
+        """IMPORT_START/IMPORT_END from the import hook, on the importing thread."""
+        if self.closed:
+            return
+        try:
+            ts = self.thread_state()
+        except BaseException as exc:
+            self.failed(exc)
+            return
+        if not ts.ended:
+            self._send(kind, ts, None, None, info, len(ts.stack))
+
     def _send(self, kind: Kind, ts: ThreadState, info: Optional[CodeInfo], line: Optional[int],
               value: Any, depth: int) -> None:
         """Emit a bookkeeping event (thread start/end, DETACH) with failures contained."""
@@ -210,22 +233,41 @@ class Normaliser:
         if isinstance(exc, KeyboardInterrupt):
             raise exc
         if isinstance(exc, RecursionError):
-            self.lost_events += 1
+            self.recursion_errors += 1
+            if env.RECURSION_OVERFLOW_STICKY:
+                raise exc
             return
         self._on_error(exc)
 
     # -- the rules ---------------------------------------------------------------------------
 
     def _make_rules(self, ts: ThreadState) -> Rules:
+        """Build ``ts``'s rule functions.
+
+        Each one changes the shadow stack first and calls the sink last. At the program's
+        recursion limit the sink may have no room to run (``RecursionError``): the event
+        then goes to ``ts.backlog`` instead of being lost, and the backlog is delivered, in
+        order, before the thread's next event (or at its end), so what the sink receives
+        stays complete and balanced. While the backlog is not empty every event goes
+        through it. A derived HANDLED always does (it is rare), so the only calls that can
+        fail after a stack change are the sink's ``emit`` and ``deliver``.
+        """
         stack = ts.stack
+        backlog = ts.backlog
         emit = self._sink.emit
         failed = self.failed
         unwrap = _unwrap_async_value
+        sticky = env.RECURSION_OVERFLOW_STICKY
 
-        def handled(act: list, line: Optional[int], frame: Optional[FrameType]) -> None:
-            exc = act[2]
-            act[2] = None
-            emit(HANDLED, ts, act[1], line, exc, len(stack), frame)
+        def deliver() -> None:
+            """Send the backlog, oldest first; what cannot be sent yet stays queued."""
+            try:
+                while backlog:
+                    emit(*backlog[0])
+                    del backlog[0]
+            except RecursionError:
+                if sticky:
+                    raise
 
         def attach(code: CodeType, info: CodeInfo, line: Optional[int],
                    frame: Optional[FrameType] = None) -> None:
@@ -234,7 +276,16 @@ class Normaliser:
                 return
             try:
                 stack.append([code, info, None, None, line])
-                emit(ATTACH, ts, info, line, None, len(stack), frame)
+                if backlog:
+                    backlog.append((ATTACH, ts, info, line, None, len(stack), frame))
+                    deliver()
+                else:
+                    try:
+                        emit(ATTACH, ts, info, line, None, len(stack), frame)
+                    except RecursionError:
+                        backlog.append((ATTACH, ts, info, line, None, len(stack), frame))
+                        if sticky:
+                            raise
             except BaseException as exc:
                 failed(exc)
 
@@ -244,10 +295,22 @@ class Normaliser:
             try:
                 if stack:
                     parent = stack[-1]
-                    if parent[2] is not None:
-                        handled(parent, parent[4], None)
+                    if parent[2] is not None:  # R4
+                        backlog.append((HANDLED, ts, parent[1], parent[4], parent[2],
+                                        len(stack), None))
+                        parent[2] = None
                 stack.append([code, info, None, None, None])
-                emit(CALL, ts, info, info.firstlineno, None, len(stack), frame)
+                if backlog:
+                    backlog.append((CALL, ts, info, info.firstlineno, None, len(stack), frame))
+                    deliver()
+                else:
+                    try:
+                        emit(CALL, ts, info, info.firstlineno, None, len(stack), frame)
+                    except RecursionError:
+                        backlog.append((CALL, ts, info, info.firstlineno, None, len(stack),
+                                        frame))
+                        if sticky:
+                            raise
             except BaseException as exc:
                 failed(exc)
 
@@ -259,10 +322,21 @@ class Normaliser:
             try:
                 if stack:
                     parent = stack[-1]
-                    if parent[2] is not None:
-                        handled(parent, parent[4], None)
+                    if parent[2] is not None:  # R4
+                        backlog.append((HANDLED, ts, parent[1], parent[4], parent[2],
+                                        len(stack), None))
+                        parent[2] = None
                 stack.append([code, info, None, None, line])
-                emit(RESUME, ts, info, line, None, len(stack), frame)
+                if backlog:
+                    backlog.append((RESUME, ts, info, line, None, len(stack), frame))
+                    deliver()
+                else:
+                    try:
+                        emit(RESUME, ts, info, line, None, len(stack), frame)
+                    except RecursionError:
+                        backlog.append((RESUME, ts, info, line, None, len(stack), frame))
+                        if sticky:
+                            raise
             except BaseException as exc:
                 failed(exc)
 
@@ -271,10 +345,22 @@ class Normaliser:
                 if stack:
                     act = stack[-1]
                     if act[0] is code and act[4] != line:
-                        if act[2] is not None:
-                            handled(act, line, frame)
+                        if act[2] is not None:  # R4
+                            backlog.append((HANDLED, ts, act[1], line, act[2], len(stack),
+                                            frame))
+                            act[2] = None
                         act[4] = line
-                        emit(LINE, ts, act[1], line, None, len(stack), frame)
+                        if backlog:
+                            backlog.append((LINE, ts, act[1], line, None, len(stack), frame))
+                            deliver()
+                        else:
+                            try:
+                                emit(LINE, ts, act[1], line, None, len(stack), frame)
+                            except RecursionError:
+                                backlog.append((LINE, ts, act[1], line, None, len(stack),
+                                                frame))
+                                if sticky:
+                                    raise
             except BaseException as exc:
                 failed(exc)
 
@@ -283,11 +369,21 @@ class Normaliser:
             try:
                 if stack and stack[-1][0] is code:
                     act = stack[-1]
-                    if act[2] is not None:
-                        handled(act, act[4], frame)
                     depth = len(stack)
+                    if act[2] is not None:  # R4
+                        backlog.append((HANDLED, ts, act[1], act[4], act[2], depth, frame))
+                        act[2] = None
                     stack.pop()
-                    emit(RETURN, ts, act[1], act[4], value, depth, frame)
+                    if backlog:
+                        backlog.append((RETURN, ts, act[1], act[4], value, depth, frame))
+                        deliver()
+                    else:
+                        try:
+                            emit(RETURN, ts, act[1], act[4], value, depth, frame)
+                        except RecursionError:
+                            backlog.append((RETURN, ts, act[1], act[4], value, depth, frame))
+                            if sticky:
+                                raise
             except BaseException as exc:
                 failed(exc)
 
@@ -296,14 +392,24 @@ class Normaliser:
             try:
                 if stack and stack[-1][0] is code:
                     act = stack[-1]
-                    if act[2] is not None:
-                        handled(act, act[4], frame)
                     depth = len(stack)
+                    if act[2] is not None:  # R4
+                        backlog.append((HANDLED, ts, act[1], act[4], act[2], depth, frame))
+                        act[2] = None
                     stack.pop()
                     info = act[1]
                     if info.kind == "async_generator":
                         value = unwrap(value)
-                    emit(YIELD, ts, info, act[4], value, depth, frame)
+                    if backlog:
+                        backlog.append((YIELD, ts, info, act[4], value, depth, frame))
+                        deliver()
+                    else:
+                        try:
+                            emit(YIELD, ts, info, act[4], value, depth, frame)
+                        except RecursionError:
+                            backlog.append((YIELD, ts, info, act[4], value, depth, frame))
+                            if sticky:
+                                raise
             except BaseException as exc:
                 failed(exc)
 
@@ -317,8 +423,18 @@ class Normaliser:
                     act = stack[-1]
                     depth = len(stack)
                     stack.pop()
-                    emit(UNWIND, ts, act[1], act[4], act[3] if exc is None else exc, depth,
-                         frame)
+                    if exc is None:
+                        exc = act[3]
+                    if backlog:
+                        backlog.append((UNWIND, ts, act[1], act[4], exc, depth, frame))
+                        deliver()
+                    else:
+                        try:
+                            emit(UNWIND, ts, act[1], act[4], exc, depth, frame)
+                        except RecursionError:
+                            backlog.append((UNWIND, ts, act[1], act[4], exc, depth, frame))
+                            if sticky:
+                                raise
             except BaseException as err:
                 failed(err)
 
@@ -329,9 +445,18 @@ class Normaliser:
                 if stack and stack[-1][0] is code:
                     act = stack[-1]
                     act[2] = act[3] = exc
-                    line = act[4]
-                    emit(RAISE, ts, act[1], act[1].firstlineno if line is None else line, exc,
-                         len(stack), frame)
+                    info = act[1]
+                    line = info.firstlineno if act[4] is None else act[4]
+                    if backlog:
+                        backlog.append((RAISE, ts, info, line, exc, len(stack), frame))
+                        deliver()
+                    else:
+                        try:
+                            emit(RAISE, ts, info, line, exc, len(stack), frame)
+                        except RecursionError:
+                            backlog.append((RAISE, ts, info, line, exc, len(stack), frame))
+                            if sticky:
+                                raise
             except BaseException as err:
                 failed(err)
 
