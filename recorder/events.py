@@ -120,6 +120,9 @@ class ImportInfo:
     end: Optional[float] = None
     ok: Optional[bool] = None
     error: Optional[BaseException] = None
+    #: ``threading.get_ident()`` of the importing thread: an import still open when
+    #: recording stops is ended from the stopping thread, but belongs to this one.
+    thread_ident: Optional[int] = None
 
     @property
     def duration(self) -> Optional[float]:

@@ -398,7 +398,8 @@ class ImportHook:
                 started = found[1]
                 self._tls.found = None
             origin = _origin(spec, module, loader)
-            info = ImportInfo(name=name, origin=origin, depth=len(stack), start=started)
+            info = ImportInfo(name=name, origin=origin, depth=len(stack), start=started,
+                              thread_ident=threading.get_ident())
             entry = _Entry(info, loader, spec, name, phase)
             with self._lock:
                 self._open += 1
@@ -453,7 +454,8 @@ class ImportHook:
                 owner.pop()
         start = entry.info
         self._emit(Kind.IMPORT_END,
-                   ImportInfo(start.name, start.origin, start.depth, start.start, now, ok, error))
+                   ImportInfo(start.name, start.origin, start.depth, start.start, now, ok, error,
+                              start.thread_ident))
 
     def _close_abandoned(self, stack: List[_Entry]) -> None:
         """A new import starts while the top entry was created but never executed: that

@@ -209,11 +209,14 @@ class Normaliser:
         self.closed = True
 
     def imported(self, kind: Kind, info: Any) -> None:
-        """IMPORT_START/IMPORT_END from the import hook, on the importing thread."""
+        """IMPORT_START/IMPORT_END from the import hook, on the importing thread's stream
+        (``info.thread_ident``: imports still open at stop are ended from another thread)."""
         if self.closed:
             return
         try:
-            ts = self.thread_state()
+            ts = self._threads.get(getattr(info, "thread_ident", None) or _get_ident())
+            if ts is None:
+                ts = self.thread_state()
         except BaseException as exc:
             self.failed(exc)
             return
