@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Iterator, Optional
 
+from recorder.config import Config
 from recorder.errors import BackendError, ConfigError, RecorderError
 from recorder.events import CodeInfo, Event, Kind, ThreadInfo
 from recorder.session import Session, SinkArg, active_session
@@ -26,15 +27,19 @@ __all__ = ["install", "uninstall", "recording", "Session", "Event", "Kind", "Cod
            "ThreadInfo", "RecorderError", "ConfigError", "BackendError", "__version__"]
 
 
-def install(sink: SinkArg, *, backend: Optional[str] = None,
-            trace_stdlib: bool = False) -> Session:
+def install(sink: SinkArg, **options: Any) -> Session:
     """Start recording in this process and return the :class:`Session`.
 
-    Frames already running (the caller's and its callers') are reported as ATTACH events.
-    Raises :class:`RecorderError` if a recording is already active, :class:`ConfigError`
-    for a bad option and :class:`BackendError` when the requested backend cannot run here.
+    ``options`` are :class:`recorder.config.Config` fields (``backend``, ``trace_stdlib``,
+    ...); an option left out (or None) comes from its ``RECORDER_*`` variable, else its
+    default (docs/configuration.md). Frames already running (the caller's and its callers')
+    are reported as ATTACH events. Raises :class:`RecorderError` if a recording is already
+    active, :class:`ConfigError` for a bad option or variable and :class:`BackendError` when
+    the requested backend cannot run here.
     """
-    return Session(sink, backend=backend, trace_stdlib=trace_stdlib).start()
+    given = {name: value for name, value in options.items() if value is not None}
+    config = Config.from_env().updated(**given).validate()
+    return Session(sink, config).start()
 
 
 def uninstall() -> Optional[Session]:

@@ -20,6 +20,7 @@ import types
 from typing import Any, List, NoReturn, Optional, Sequence, Tuple
 
 from recorder import env
+from recorder.config import Config
 from recorder.errors import RecorderError
 
 #: Exit status for bad recorder input (as Python's own for a bad command line).
@@ -43,12 +44,14 @@ def _parser() -> argparse.ArgumentParser:
         usage="python -m recorder [options] (script.py | -m module) [args...]",
         description="Record a Python program's execution into a CodeTracer trace directory. "
                     "Options go before the program; everything after it is the program's.")
-    parser.add_argument("-o", "--out-dir", default="trace-out", metavar="DIR",
-                        help="trace directory to write (default: ./trace-out)")
+    parser.add_argument("-o", "--out-dir", default=None, metavar="DIR",
+                        help="trace directory to write (default: ./trace-out, or "
+                             "RECORDER_OUT_DIR)")
     parser.add_argument("--backend", choices=CHOICES, default=None,
                         help="interpreter mechanism (default: auto, or RECORDER_BACKEND)")
-    parser.add_argument("--values", choices=VALUES_MODES, default=DEFAULT_VALUES,
-                        help="which values to record (default: %s)" % DEFAULT_VALUES)
+    parser.add_argument("--values", choices=VALUES_MODES, default=None,
+                        help="which values to record (default: %s, or RECORDER_VALUES)"
+                             % DEFAULT_VALUES)
     parser.add_argument("--version", action="version",
                         version="recorder %s (Python %d.%d.%d)" % ((__version__,)
                                                                    + sys.version_info[:3]))
@@ -233,12 +236,17 @@ def _main(argv: List[str]) -> int:
         sys.excepthook(type(failed.error), failed.error, None)
         return 1
     try:
-        backend = recorder.backends.select(namespace.backend)
+        config = Config.from_env().updated(**{
+            name: value for name, value in (("backend", namespace.backend),
+                                            ("values", namespace.values),
+                                            ("out_dir", namespace.out_dir))
+            if value is not None}).validate()
+        backend = recorder.backends.select(config.backend)
     except RecorderError as exc:
         raise UsageError(str(exc))
     try:
-        writer = CodeTracerWriter(namespace.out_dir, program=script or module,
-                                  args=program.argv, values=namespace.values,
+        writer = CodeTracerWriter(config.out_dir, program=script or module,
+                                  args=program.argv, values=config.values,
                                   backend=backend.name)
     except (TraceDirError, OSError) as exc:
         raise UsageError(str(exc))
@@ -252,7 +260,7 @@ def _main(argv: List[str]) -> int:
     from recorder.capture import capture_output
 
     try:
-        session = Session(writer, backend=namespace.backend)
+        session = Session(writer, config)
     except RecorderError as exc:
         writer.close("<not started>")
         raise UsageError(str(exc))

@@ -88,7 +88,18 @@ def _stem(path: str) -> str:
 
 
 def _debug_from_env() -> bool:
-    return os.environ.get("RECORDER_LOG", "").strip().lower() == "debug"
+    """``RECORDER_LOG=debug``, parsed by the one config module (a bad value: not debug; the
+    session reports it)."""
+    from recorder.config import ENV_VARIABLES
+    from recorder.errors import ConfigError
+
+    raw = os.environ.get("RECORDER_LOG")
+    if raw is None:
+        return False
+    try:
+        return ENV_VARIABLES["RECORDER_LOG"][1]("RECORDER_LOG", raw) == "debug"
+    except ConfigError:
+        return False
 
 
 def _debug_line(message: str) -> None:

@@ -15,6 +15,7 @@ from typing import Any, Callable, Optional, Union
 
 from recorder.backends import select
 from recorder.codes import CodeCatalog, DefaultScope
+from recorder.config import Config
 from recorder.errors import RecorderError, SinkError, warn
 from recorder.events import CallbackSink, Event, Sink
 from recorder.identity import ModuleResolver
@@ -35,19 +36,19 @@ def active_session() -> Optional["Session"]:
 class Session:
     """A recording in progress. Create it through :func:`recorder.install`."""
 
-    def __init__(self, sink: SinkArg, backend: Optional[str] = None,
-                 trace_stdlib: bool = False) -> None:
+    def __init__(self, sink: SinkArg, config: Optional[Config] = None) -> None:
         if sink is None:
             raise RecorderError("no sink: pass sink=callable(event) or a Sink object")
+        self.config = config = config if config is not None else Config()
         self.sink: Sink = sink if hasattr(sink, "emit") else CallbackSink(sink)  # type: ignore
-        selection = select(backend)
+        selection = select(config.backend)
         self.backend_name = selection.name
         #: Why this backend was chosen, in words (also written to trace metadata).
         self.backend_reason = selection.reason
         #: The one module identity resolver of this session: the catalog names code with it,
         #: the import hook teaches it, the filters ask it (docs/naming.md).
-        self.resolver = ModuleResolver()
-        self.catalog = CodeCatalog(DefaultScope(trace_stdlib=trace_stdlib),
+        self.resolver = ModuleResolver(debug=config.log == "debug")
+        self.catalog = CodeCatalog(DefaultScope(trace_stdlib=config.trace_stdlib),
                                    self.resolver.label_for)
         self.normaliser = Normaliser(self.sink, self._failed)
         self.import_hook = ImportHook(self.resolver, self.normaliser.imported)

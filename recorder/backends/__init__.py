@@ -1,22 +1,21 @@
 """The backend selector: which interpreter mechanism records, and why.
 
 ``auto`` means sys.monitoring on 3.12+ when one of our tool ids is free, else settrace (with
-one warning line when monitoring existed but every id was taken). ``backend=`` or
-``RECORDER_BACKEND`` forces one; an unknown or impossible request is a
-:class:`~recorder.errors.ConfigError` / :class:`~recorder.errors.BackendError` with one line
-that says what to do instead.
+one warning line when monitoring existed but every id was taken). ``backend=`` (or
+``RECORDER_BACKEND``, read by recorder.config) forces one; an unknown or impossible request
+is a :class:`~recorder.errors.ConfigError` / :class:`~recorder.errors.BackendError` with one
+line that says what to do instead.
 """
 from __future__ import annotations
 
-import os
 import sys
-from typing import NamedTuple, Optional, Type
+from typing import NamedTuple, Type
 
 from recorder import env
 from recorder.backends.base import Backend
 from recorder.errors import BackendError, ConfigError, warn
 
-CHOICES = ("auto", "monitoring", "settrace")
+from recorder.config import BACKENDS as CHOICES
 
 
 class Selection(NamedTuple):
@@ -25,21 +24,11 @@ class Selection(NamedTuple):
     reason: str
 
 
-def requested_backend(backend: Optional[str]) -> str:
-    """The request: the argument, else ``RECORDER_BACKEND``, else ``auto``; validated."""
-    source = "backend"
-    if backend is None:
-        backend = os.environ.get("RECORDER_BACKEND") or "auto"
-        source = "RECORDER_BACKEND"
-    value = backend.strip().lower()
-    if value not in CHOICES:
-        raise ConfigError("%s=%r is not one of %s" % (source, backend, ", ".join(CHOICES)))
-    return value
-
-
-def select(backend: Optional[str] = None) -> Selection:
+def select(backend: str = "auto") -> Selection:
     """Pick the backend class for this interpreter and say why."""
-    request = requested_backend(backend)
+    request = backend.strip().lower() if isinstance(backend, str) else backend
+    if request not in CHOICES:
+        raise ConfigError("backend=%r is not one of %s" % (backend, ", ".join(CHOICES)))
     version = "%d.%d" % sys.version_info[:2]
     if request == "settrace":
         from recorder.backends.settrace import SettraceBackend

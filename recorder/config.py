@@ -1,0 +1,135 @@
+"""One typed configuration for every entry point: keyword arguments, the CLI and ``RECORDER_*``.
+
+``recorder.install(**options)``, ``python -m recorder`` and the auto-start hook all build a
+:class:`Config`, so an option means the same thing everywhere and is validated in one place.
+Environment variables are read only here (:func:`Config.from_env`), and :meth:`Config.to_env`
+turns a config back into them for child processes. Every error names the option or variable
+and the bad value in one line (docs/configuration.md lists them all).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from recorder.errors import ConfigError
+
+BACKENDS = ("auto", "monitoring", "settrace")
+VALUES_MODES = ("none", "args", "full")
+LOG_LEVELS = ("warning", "debug")
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+@dataclass
+class Config:
+    """What to record and where. Defaults are the documented ones (docs/configuration.md)."""
+
+    #: "auto" (sys.monitoring on 3.12+, settrace below), "monitoring" or "settrace".
+    backend: str = "auto"
+    #: The trace directory (CLI ``-o``); relative to the working directory.
+    out_dir: str = "trace-out"
+    #: Which values the trace writer records: "none", "args" or "full".
+    values: str = "full"
+    #: Filter files, in order (docs/filters.md).
+    filters: List[str] = field(default_factory=list)
+    #: Record the standard library too.
+    trace_stdlib: bool = False
+    #: "warning" (default) or "debug" (one line per naming fallback, ...).
+    log: str = "warning"
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self, source: str = "") -> "Config":
+        """Raise :class:`ConfigError` naming the first bad field (``source`` says where the
+        value came from, e.g. ``RECORDER_VALUES``)."""
+        _choice(source or "backend", self.backend, BACKENDS)
+        _choice(source or "values", self.values, VALUES_MODES)
+        _choice(source or "log", self.log, LOG_LEVELS)
+        if not isinstance(self.out_dir, str) or not self.out_dir:
+            raise ConfigError("%s: the trace directory must be a non-empty path"
+                              % (source or "out_dir"))
+        return self
+
+    def updated(self, **changes: Any) -> "Config":
+        """A copy with ``changes`` (unknown names are a :class:`ConfigError`)."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ConfigError("unknown option%s %s (known: %s)" % (
+                "s" if len(unknown) > 1 else "", ", ".join(unknown), ", ".join(sorted(known))))
+        return replace(self, **changes)
+
+    # -- the environment -----------------------------------------------------------------------
+
+    @classmethod
+    def from_env(cls, environ: Optional[Mapping[str, str]] = None,
+                 base: Optional["Config"] = None) -> "Config":
+        """``base`` (default: the defaults) with every ``RECORDER_*`` variable applied."""
+        environ = os.environ if environ is None else environ
+        config = base or cls()
+        changes: Dict[str, Any] = {}
+        for name, (attribute, parse) in ENV_VARIABLES.items():
+            raw = environ.get(name)
+            if raw is None:
+                continue
+            changes[attribute] = parse(name, raw)
+        return replace(config, **changes) if changes else config
+
+    def to_env(self) -> Dict[str, str]:
+        """The ``RECORDER_*`` variables that reproduce this config in a child process."""
+        env: Dict[str, str] = {}
+        for name, (attribute, _parse) in ENV_VARIABLES.items():
+            value = getattr(self, attribute)
+            if attribute == "filters":
+                if value:
+                    env[name] = os.pathsep.join(os.path.abspath(p) for p in value)
+            elif isinstance(value, bool):
+                env[name] = "1" if value else "0"
+            else:
+                env[name] = str(value)
+        return env
+
+
+def _choice(source: str, value: Any, allowed: Tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ConfigError("%s=%r is not one of %s" % (source, value, ", ".join(allowed)))
+    return value
+
+
+def _parse_choice(allowed: Tuple[str, ...]) -> Any:
+    def parse(name: str, raw: str) -> str:
+        return _choice(name, raw.strip().lower() or allowed[0], allowed)
+    return parse
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError("%s=%r is not a yes/no value (use 1 or 0)" % (name, raw))
+
+
+def _parse_path(name: str, raw: str) -> str:
+    if not raw.strip():
+        raise ConfigError("%s is set but empty: give a directory" % name)
+    return raw
+
+
+def _parse_paths(name: str, raw: str) -> List[str]:
+    return [p for p in raw.split(os.pathsep) if p]
+
+
+#: ``RECORDER_*`` variable -> (Config attribute, parser). The one list of variables.
+ENV_VARIABLES: Dict[str, Tuple[str, Any]] = {
+    "RECORDER_BACKEND": ("backend", _parse_choice(BACKENDS)),
+    "RECORDER_OUT_DIR": ("out_dir", _parse_path),
+    "RECORDER_VALUES": ("values", _parse_choice(VALUES_MODES)),
+    "RECORDER_FILTER": ("filters", _parse_paths),
+    "RECORDER_TRACE_STDLIB": ("trace_stdlib", _parse_bool),
+    "RECORDER_LOG": ("log", _parse_choice(LOG_LEVELS)),
+}
