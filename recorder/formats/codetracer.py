@@ -1,0 +1,751 @@
+"""The CodeTracer trace directory writer: a :class:`recorder.events.Sink`.
+
+Layout (docs/trace-format.md has every record)::
+
+    OUT/trace.json                      main thread's events (JSON array, CodeTracer dialect)
+    OUT/trace_paths.json                path_id -> path for trace.json
+    OUT/trace_metadata.json             workdir, program, args + ours (see _metadata)
+    OUT/files/<absolute path>           copies of every traced source file
+    OUT/threads/trace-<serial>.json     every other thread: same format, own ids
+    OUT/threads/trace_paths-<serial>.json
+    OUT/threads/trace_metadata-<serial>.json
+
+One *stream* per thread, each a complete trace of that thread in the 0.3.0 dialect with its
+own id tables (Path/Function/VariableName/Type ids are positions of first appearance *in that
+file*), so every file is nested correctly on its own and readable by a CodeTracer reader.
+
+Streaming: records are appended to the stream's buffer (JSON text, one record per element)
+and written to the file when the buffer holds ``flush_records`` records, when a call or return
+happens ``flush_seconds`` after the last write, on :meth:`flush` and at :meth:`close`. Each
+write ends on a record boundary, one record per line, so a killed process leaves a prefix that
+:func:`recorder.formats.reader.read_events` accepts; :meth:`close` writes the final ``]``.
+
+Threading: ``emit`` is called on the thread the event belongs to, and a stream is only ever
+appended to by its own thread; :meth:`flush` and :meth:`close` may run on any thread (a
+per-stream lock covers the file, and taking records off the buffer never loses one appended
+concurrently). After ``os.fork()`` the child never writes to the parent's files.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shutil
+import sys
+import threading
+import time
+import types
+from types import FrameType
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+
+from recorder import env
+from recorder.events import CodeInfo, Kind
+from recorder.values import TypeRegistry, ValueEncoder, ValueOptions, json_string, type_name
+
+__all__ = ["CodeTracerWriter", "TraceDirError", "VALUES_MODES", "DEFAULT_VALUES"]
+
+#: ``none``: no values at all (Call args empty, Return values None, no Values after Steps;
+#: an unwind still says which exception type). ``args``: arguments at Call, return/yield
+#: values and exceptions at Return, nothing after Steps. ``full``: also the visible variables
+#: after every Step (what CodeTracer's variable view needs).
+VALUES_MODES = ("none", "args", "full")
+DEFAULT_VALUES = "full"
+
+_LINE, _CALL, _RESUME, _RETURN, _YIELD = Kind.LINE, Kind.CALL, Kind.RESUME, Kind.RETURN, Kind.YIELD
+_RAISE, _HANDLED, _UNWIND = Kind.RAISE, Kind.HANDLED, Kind.UNWIND
+_ATTACH, _DETACH = Kind.ATTACH, Kind.DETACH
+_THREAD_START, _THREAD_END = Kind.THREAD_START, Kind.THREAD_END
+
+#: EventLogKind numbers.
+EVENT_WRITE, EVENT_WRITE_OTHER, EVENT_READ, EVENT_ERROR, EVENT_TRACE_LOG = 0, 2, 3, 11, 12
+_OUTPUT_KINDS = {"stdout": EVENT_WRITE, "stderr": EVENT_WRITE_OTHER, "stdin": EVENT_READ}
+
+# Values at module and class level: never dunders, modules, functions or classes.
+_ModuleType = types.ModuleType
+_FunctionType = types.FunctionType
+_BuiltinType = types.BuiltinFunctionType
+
+_monotonic = time.monotonic
+_getpid = os.getpid
+
+_MAX_SOURCE_BYTES = 64 << 20
+_OUTPUT_CHUNK = 64 << 10
+
+
+class TraceDirError(OSError):
+    """The output directory cannot be used (one clear sentence naming the problem)."""
+
+
+def _now_iso() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat()
+
+
+def _write_json_atomic(path: str, data: Any) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=1, ensure_ascii=True)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+def _inlined_comprehension_opcode() -> Optional[int]:
+    import opcode
+    return opcode.opmap.get("LOAD_FAST_AND_CLEAR")
+
+
+class _Code:
+    """What one stream knows about one code object (keyed by its CodeInfo)."""
+
+    __slots__ = ("step", "lines", "call_step", "call", "argnames", "filtered", "locals_ok",
+                 "path_id", "function_id", "firstlineno")
+
+    def __init__(self, path_id: int, function_id: int, firstlineno: int, filtered: bool) -> None:
+        self.path_id = path_id
+        self.function_id = function_id
+        self.firstlineno = firstlineno
+        #: '{"Step":{"path_id":P,"line":' and the finished Step records by line
+        self.step = '{"Step":{"path_id":%d,"line":' % path_id
+        self.lines: Dict[int, str] = {}
+        #: the Step at the def line that precedes every Call (0.3.0's register_call)
+        self.call_step = '{"Step":{"path_id":%d,"line":%d}}' % (path_id, firstlineno)
+        self.call = '{"Call":{"function_id":%d,"args":[' % function_id
+        self.argnames: Optional[Sequence[str]] = None
+        #: module or class body: show the user's names only
+        self.filtered = filtered
+        self.locals_ok: Optional[bool] = None
+
+
+class _Stream:
+    """One thread's trace file and its id tables."""
+
+    def __init__(self, writer: "CodeTracerWriter", serial: Optional[int], ident: Optional[int],
+                 name: str, trace_path: str, paths_path: str, main: bool) -> None:
+        self.writer = writer
+        self.serial = serial
+        self.ident = ident
+        self.name = name
+        self.main = main
+        self.trace_path = trace_path
+        self.paths_path = paths_path
+        self.pid = _getpid()
+        self.lock = threading.Lock()
+        self.buf: List[str] = []
+        self.started = False
+        self.closed = False
+        self.ended = False
+        self.last_flush = _monotonic()
+        self.paths: Dict[str, int] = {}
+        self.path_list: List[str] = []
+        self.paths_dirty = False
+        self.functions: Dict[tuple, int] = {}
+        self.codes: Dict[CodeInfo, _Code] = {}
+        self.var_ids: Dict[str, int] = {}
+        self.var_prefix: Dict[str, str] = {}
+        self.depth = 0
+        self.calls = 0
+        self.last_exc: Any = None
+        self.last_exc_text = ""
+        self.fh = open(trace_path, "wb")
+        buf = self.buf
+        self.types = TypeRegistry(buf.append, writer.value_options.max_types)
+        # 0.3.0's start(): Path, Function <toplevel>, Call, Type None (type 0)
+        top = writer.toplevel_path
+        fid = self.function_id(top, 1, "<toplevel>")
+        buf.append('{"Call":{"function_id":%d,"args":[]}}' % fid)
+        self.enc = ValueEncoder(self.types, writer.value_options)  # registers None = type 0
+
+    # -- id tables ---------------------------------------------------------------------------
+    def path_id(self, filename: str) -> int:
+        pid = self.paths.get(filename)
+        if pid is None:
+            path = self.writer.absolute(filename)
+            pid = self.paths[filename] = len(self.path_list)
+            self.path_list.append(path)
+            self.paths_dirty = True
+            self.buf.append('{"Path":%s}' % json_string(path))
+            self.writer.copy_source(path)
+        return pid
+
+    def function_id(self, filename: str, line: int, name: str) -> int:
+        path_id = self.path_id(filename)
+        key = (path_id, line, name)
+        fid = self.functions.get(key)
+        if fid is None:
+            fid = self.functions[key] = len(self.functions)
+            self.buf.append('{"Function":{"path_id":%d,"line":%d,"name":%s}}'
+                            % (path_id, line, json_string(name)))
+        return fid
+
+    def code(self, info: CodeInfo) -> _Code:
+        filename = info.filename
+        line = info.firstlineno
+        fid = self.function_id(filename, line, info.label)
+        c = _Code(self.paths[filename], fid, line, info.kind in ("module", "class"))
+        self.codes[info] = c
+        return c
+
+    def new_var(self, name: str) -> str:
+        vid = self.var_ids[name] = len(self.var_ids)
+        self.buf.append('{"VariableName":%s}' % json_string(name))
+        prefix = self.var_prefix[name] = '{"Value":{"variable_id":%d,"value":' % vid
+        return prefix
+
+    # -- output ------------------------------------------------------------------------------
+    def flush(self) -> None:
+        if self.closed:
+            return
+        if _getpid() != self.pid:  # a forked child: the files are the parent's
+            del self.buf[:]
+            return
+        with self.lock:
+            if self.closed:
+                return
+            self._write()
+
+    def _write(self) -> None:
+        buf = self.buf
+        n = len(buf)
+        if n:
+            data = ",\n".join(buf[:n])
+            del buf[:n]  # records appended meanwhile stay (index n onwards)
+            if self.started:
+                data = ",\n" + data
+            else:
+                data = "[\n" + data
+                self.started = True
+            self.fh.write(data.encode("utf-8", "backslashreplace"))
+            self.fh.flush()
+        elif not self.started:
+            self.fh.write(b"[")
+            self.fh.flush()
+            self.started = True
+        self.last_flush = _monotonic()
+        if self.paths_dirty:
+            self.paths_dirty = False
+            _write_json_atomic(self.paths_path, list(self.path_list))
+
+    def finish(self, top_return: str) -> None:
+        """Close what is still open (a DETACH-marked Return each), return from <toplevel>,
+        end the JSON array, close the file."""
+        if self.closed:
+            return
+        if _getpid() != self.pid:
+            self.closed = True
+            return
+        with self.lock:
+            if self.closed:
+                return
+            buf = self.buf
+            while self.depth > 0:
+                self.depth -= 1
+                buf.append('{"Return":{"return_value":%s}}' % self.writer.detached(self))
+            buf.append('{"Return":{"return_value":%s}}' % top_return)
+            self.paths_dirty = True
+            try:
+                self._write()
+                self.fh.write(b"\n]\n")
+                self.fh.flush()
+            finally:
+                self.closed = True
+                self.fh.close()
+
+    def describe(self) -> Dict[str, Any]:
+        root = self.writer.out_dir
+        return {"serial": self.serial, "ident": self.ident, "name": self.name,
+                "trace": os.path.relpath(self.trace_path, root),
+                "paths": os.path.relpath(self.paths_path, root),
+                "ended": self.ended}
+
+
+class CodeTracerWriter:
+    """Writes the CodeTracer trace directory ``out_dir`` from the event stream.
+
+    The session creates it, passes it as the sink, and calls ``close(exit_status)`` once
+    recording has stopped (after the normaliser's final DETACH/THREAD_END events)::
+
+        writer = CodeTracerWriter("trace-out", program="/abs/app.py", args=["app.py", "x"],
+                                  values="full", backend="monitoring")
+        session = recorder.install(sink=writer, backend="monitoring")
+        ...
+        writer.set_exit_status(3)     # or close(3); None/unknown is written as "<exit>"
+        session.stop()                # calls writer.close()
+
+    ``program``: the script path (or ``-m`` module name); the synthetic ``<toplevel>``
+    function lives in ``toplevel_path`` (default: ``program`` when it is a file, else
+    ``"<toplevel>"``). ``args``: the program's argv. ``values``: one of
+    :data:`VALUES_MODES`. ``value_options``: bounds (:class:`recorder.values.ValueOptions`).
+    ``backend``: recorded in the metadata; ``"settrace"`` on an interpreter with
+    ``env.SETTRACE_F_LOCALS_UNSAFE`` skips the Values after Steps in code objects holding
+    an inlined comprehension (reading ``f_locals`` there corrupts it, cpython gh-124118).
+    ``metadata``: extra keys for ``trace_metadata.json`` (filters, ...).
+
+    Raises :class:`TraceDirError` when ``out_dir`` cannot be created or written.
+    """
+
+    def __init__(self, out_dir: Union[str, "os.PathLike[str]"] = "trace-out", *,
+                 program: Optional[str] = None, args: Optional[Sequence[str]] = None,
+                 values: str = DEFAULT_VALUES, value_options: Optional[ValueOptions] = None,
+                 backend: Optional[str] = None, workdir: Optional[str] = None,
+                 toplevel_path: Optional[str] = None,
+                 metadata: Optional[Mapping[str, Any]] = None, copy_sources: bool = True,
+                 flush_records: int = 512, flush_seconds: float = 0.5) -> None:
+        if values not in VALUES_MODES:
+            raise ValueError("values must be one of %s, not %r" % (", ".join(VALUES_MODES),
+                                                                  values))
+        self.values = values
+        self._args_on = values != "none"
+        self._full = values == "full"
+        #: the normaliser passes frames only when this is true
+        self.wants_frames = values != "none"
+        self.value_options = value_options or ValueOptions()
+        self.workdir = os.path.abspath(workdir or os.getcwd())
+        self.out_dir = os.path.abspath(os.path.join(self.workdir, os.fspath(out_dir)))
+        self.program = program
+        self.args = list(args) if args is not None else list(sys.argv)
+        self.backend = backend
+        self.extra_metadata = dict(metadata or {})
+        self.copy_sources_enabled = copy_sources
+        self._flush_records = max(1, int(flush_records))
+        self._flush_seconds = float(flush_seconds)
+        if toplevel_path is None:
+            toplevel_path = program if program and os.path.isfile(
+                os.path.join(self.workdir, program)) else "<toplevel>"
+        self.toplevel_path = toplevel_path
+        self._unsafe_flocals = bool(env.SETTRACE_F_LOCALS_UNSAFE) and backend == "settrace"
+        self._lfac = _inlined_comprehension_opcode() if self._unsafe_flocals else None
+        self._lock = threading.Lock()
+        self._copied: set = set()
+        self._abs_cache: Dict[str, str] = {}
+        self._streams: Dict[int, _Stream] = {}
+        self._by_ident: Dict[Optional[int], _Stream] = {}  # live streams by thread ident
+        self._ended_threads: List[Dict[str, Any]] = []
+        self._ended_serials: set = set()
+        self._main_ident = threading.main_thread().ident
+        self._exit_status: Union[int, str, None] = None
+        self._closed = False
+        self.start_time = _now_iso()
+        self.end_time: Optional[str] = None
+        self._prepare_dir()
+        self._main = _Stream(self, None, self._main_ident, "MainThread",
+                             os.path.join(self.out_dir, "trace.json"),
+                             os.path.join(self.out_dir, "trace_paths.json"), main=True)
+        self._main.flush()
+        self._write_metadata(complete=False)
+
+    # -- setup -------------------------------------------------------------------------------
+    def _prepare_dir(self) -> None:
+        out = self.out_dir
+        if os.path.exists(out) and not os.path.isdir(out):
+            raise TraceDirError("the output path %s exists and is not a directory" % out)
+        try:
+            os.makedirs(out, exist_ok=True)
+            # our own files from an earlier run would be mistaken for this one's
+            for name in ("trace.json", "trace_paths.json", "trace_metadata.json"):
+                p = os.path.join(out, name)
+                if os.path.isfile(p):
+                    os.remove(p)
+            tdir = os.path.join(out, "threads")
+            if os.path.isdir(tdir):
+                for name in os.listdir(tdir):
+                    if name.startswith(("trace-", "trace_paths-", "trace_metadata-")):
+                        os.remove(os.path.join(tdir, name))
+            probe = os.path.join(out, ".recorder-write-test")
+            with open(probe, "wb"):
+                pass
+            os.remove(probe)
+        except OSError as exc:
+            raise TraceDirError("cannot write the trace directory %s: %s"
+                                % (out, exc.strerror or exc)) from exc
+
+    def absolute(self, filename: str) -> str:
+        """The path written for a code object's ``co_filename`` (absolute unless synthetic)."""
+        path = self._abs_cache.get(filename)
+        if path is None:
+            if filename.startswith("<") or os.path.isabs(filename):
+                path = filename
+            else:
+                path = os.path.normpath(os.path.join(self.workdir, filename))
+            self._abs_cache[filename] = path
+        return path
+
+    def copy_source(self, path: str) -> None:
+        """Copy a traced source file to ``files/<absolute path>`` once (best effort)."""
+        if not self.copy_sources_enabled or path in self._copied:
+            return
+        with self._lock:
+            if path in self._copied:
+                return
+            self._copied.add(path)
+        if path.startswith("<") or not os.path.isabs(path):
+            return
+        try:
+            if not os.path.isfile(path) or os.path.getsize(path) > _MAX_SOURCE_BYTES:
+                return
+            rel = os.path.splitdrive(path)[1].lstrip("/\\")
+            dest = os.path.join(self.out_dir, "files", rel)
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            shutil.copyfile(path, dest)
+        except OSError:
+            pass
+
+    # -- streams -----------------------------------------------------------------------------
+    def _stream_for(self, thread: Any) -> Optional[_Stream]:
+        serial = thread.serial
+        with self._lock:
+            st = self._streams.get(serial)
+            if st is not None:
+                return st
+            if self._closed or serial in self._ended_serials:
+                return None
+            main = self._main
+            if main.serial is None and thread.ident == self._main_ident:
+                main.serial = serial
+                main.name = thread.name
+                self._streams[serial] = main
+                self._by_ident[thread.ident] = main
+                return main
+        tdir = os.path.join(self.out_dir, "threads")
+        os.makedirs(tdir, exist_ok=True)
+        st = _Stream(self, serial, thread.ident, thread.name,
+                     os.path.join(tdir, "trace-%d.json" % serial),
+                     os.path.join(tdir, "trace_paths-%d.json" % serial), main=False)
+        _write_json_atomic(os.path.join(tdir, "trace_metadata-%d.json" % serial),
+                           self._thread_metadata(st))
+        st.flush()
+        with self._lock:
+            self._streams[serial] = st
+            self._by_ident[thread.ident] = st
+        return st
+
+    def _end_stream(self, st: _Stream) -> None:
+        if st.main:
+            return  # the main stream ends at close(), returning the exit status
+        st.ended = True
+        st.finish(st.enc.none())
+        info = st.describe()
+        with self._lock:
+            self._streams.pop(st.serial, None)  # type: ignore[arg-type]
+            if self._by_ident.get(st.ident) is st:
+                del self._by_ident[st.ident]
+            self._ended_serials.add(st.serial)
+            self._ended_threads.append(info)  # not the stream: its tables are freed
+
+    def detached(self, st: _Stream) -> str:
+        """The return value of an activation closed by the recorder, not the program."""
+        return st.enc.marker("<detached>", "<detached>")
+
+    # -- the sink ----------------------------------------------------------------------------
+    def emit(self, kind: Kind, thread: Any, code: Optional[CodeInfo], line: Optional[int],
+             value: Any, depth: int, frame: Optional[FrameType]) -> None:
+        st = self._streams.get(thread.serial)
+        if st is None:
+            st = self._stream_for(thread)
+            if st is None:
+                return
+        if kind is _LINE:
+            c = st.codes.get(code)  # type: ignore[arg-type]
+            if c is None:
+                c = st.code(code)  # type: ignore[arg-type]
+            rec = c.lines.get(line)  # type: ignore[arg-type]
+            if rec is None:
+                rec = c.lines[line] = c.step + str(line) + "}}"  # type: ignore[index]
+            st.buf.append(rec)
+            if st.last_exc is not None:
+                st.last_exc = None
+            if self._full and frame is not None:
+                self._locals(st, c, frame)
+        elif kind is _CALL or kind is _RESUME or kind is _ATTACH:
+            self._open(st, kind, code, line, frame)  # type: ignore[arg-type]
+        elif kind is _RETURN or kind is _YIELD:
+            if st.depth <= 0:
+                return  # a frame whose start we never recorded: keep the stream balanced
+            st.depth -= 1
+            rv = st.enc.encode(value) if self._args_on else st.enc.none()
+            st.buf.append('{"Return":{"return_value":' + rv + "}}")
+            self._maybe_flush(st)
+        elif kind is _UNWIND:
+            if st.depth <= 0:
+                return
+            st.depth -= 1
+            rv = st.enc.encode_exception(value, self._exception_text(st, value))
+            st.buf.append('{"Return":{"return_value":' + rv + "}}")
+            self._maybe_flush(st)
+        elif kind is _RAISE:
+            self._raise(st, code, line, value)
+        elif kind is _HANDLED:
+            st.last_exc = None
+        elif kind is _DETACH:
+            if st.depth <= 0:
+                return
+            st.depth -= 1
+            st.buf.append('{"Return":{"return_value":' + self.detached(st) + "}}")
+        elif kind is _THREAD_END:
+            self._end_stream(st)
+            return
+        else:  # THREAD_START (the stream is open), IMPORT_START/END (not in this format)
+            return
+        if len(st.buf) >= self._flush_records:
+            st.flush()
+        enc = st.enc
+        if enc.interrupt is not None:  # Ctrl-C inside a repr: deliver it now, recorded
+            exc = enc.interrupt
+            enc.interrupt = None
+            raise exc
+
+    def _maybe_flush(self, st: _Stream) -> None:
+        if _monotonic() - st.last_flush >= self._flush_seconds:
+            st.flush()
+
+    def _open(self, st: _Stream, kind: Kind, code: CodeInfo, line: Optional[int],
+              frame: Optional[FrameType]) -> None:
+        c = st.codes.get(code)
+        if c is None:
+            c = st.code(code)
+        buf = st.buf
+        args = ""
+        if kind is not _RESUME and self._args_on and frame is not None:
+            args = self._call_args(st, c, frame)
+        st.last_exc = None
+        buf.append(c.call_step)
+        buf.append(c.call + args + "]}}")
+        st.depth += 1
+        st.calls += 1
+        if kind is _ATTACH and line is not None:
+            # where the already running frame is now
+            rec = c.step + str(line) + "}}"
+            buf.append(rec)
+            if self._full and frame is not None:
+                self._locals(st, c, frame)
+        self._maybe_flush(st)
+
+    def _call_args(self, st: _Stream, c: _Code, frame: FrameType) -> str:
+        names = c.argnames
+        try:
+            if names is None:
+                co = frame.f_code
+                n = co.co_argcount + co.co_kwonlyargcount
+                n += bool(co.co_flags & 0x04) + bool(co.co_flags & 0x08)  # *args, **kwargs
+                names = c.argnames = co.co_varnames[:n] if not c.filtered else ()
+            if not names:
+                return ""
+            loc = frame.f_locals
+            enc = st.enc.encode
+            buf = st.buf
+            prefixes = st.var_prefix
+            ids = st.var_ids
+            out = []
+            for name in names:
+                try:
+                    v = loc[name]
+                except KeyError:
+                    continue
+                vj = enc(v)
+                p = prefixes.get(name)
+                if p is None:
+                    p = st.new_var(name)
+                buf.append(p + vj + "}}")  # 0.3.0: a Value per argument before the Step
+                out.append('{"variable_id":%d,"value":%s}' % (ids[name], vj))
+            return ",".join(out)
+        except KeyboardInterrupt:
+            raise
+        except Exception:
+            return ""
+
+    def _locals(self, st: _Stream, c: _Code, frame: FrameType) -> None:
+        ok = c.locals_ok
+        if ok is None:
+            ok = c.locals_ok = self._locals_safe(frame)
+        if not ok:
+            return
+        try:
+            items = frame.f_locals.items()
+            enc = st.enc.encode
+            app = st.buf.append
+            prefixes = st.var_prefix
+            if c.filtered:
+                for name, v in items:
+                    if type(name) is not str or (name[:2] == "__" and name[-2:] == "__"):
+                        continue
+                    tv = type(v)
+                    if (tv is _FunctionType or tv is _ModuleType or tv is _BuiltinType
+                            or issubclass(tv, type)):
+                        continue
+                    p = prefixes.get(name)
+                    if p is None:
+                        p = st.new_var(name)
+                    app(p + enc(v) + "}}")
+            else:
+                for name, v in items:
+                    p = prefixes.get(name)
+                    if p is None:
+                        p = st.new_var(name)
+                    app(p + enc(v) + "}}")
+        except KeyboardInterrupt:
+            raise
+        except Exception:
+            pass  # e.g. a namespace changed size under us (another thread): values lost
+
+    def _locals_safe(self, frame: FrameType) -> bool:
+        """False where reading f_locals would corrupt the frame (3.12 settrace, a code
+        object with an inlined comprehension: cpython gh-124118)."""
+        if not self._unsafe_flocals or self._lfac is None:
+            return True
+        try:
+            co = frame.f_code.co_code
+        except Exception:
+            return False
+        return self._lfac not in co[::2]
+
+    def _exception_text(self, st: _Stream, exc: Any) -> str:
+        if exc is st.last_exc:
+            return st.last_exc_text
+        text = st.enc.exception_text(exc, with_message=self._args_on)
+        st.last_exc = exc
+        st.last_exc_text = text
+        return text
+
+    def _raise(self, st: _Stream, code: Optional[CodeInfo], line: Optional[int],
+               exc: Any) -> None:
+        if exc is st.last_exc:
+            return  # the same exception propagating into the caller: recorded once
+        text = self._exception_text(st, exc)
+        meta: Dict[str, Any] = {"event": "raise", "thread": st.serial,
+                                "exception": type_name(type(exc))}
+        if code is not None:
+            c = st.codes.get(code)
+            if c is None:
+                c = st.code(code)
+            meta["path_id"] = c.path_id
+            meta["line"] = line
+        st.buf.append('{"Event":{"kind":%d,"metadata":%s,"content":%s}}' % (
+            EVENT_ERROR, json_string(json.dumps(meta, separators=(",", ":"))),
+            json_string(text)))
+
+    # -- output capture ----------------------------------------------------------------------
+    def record_output(self, stream: str, text: str, thread: Any = None) -> None:
+        """An ``Event`` for program I/O: ``stream`` is "stdout" (Write 0), "stderr"
+        (WriteOther 2) or "stdin" (Read 3). It goes to ``thread``'s stream, by default the
+        calling thread's (the main stream when that thread has no stream). Long text is
+        split into several Events of at most 64 KiB and written at once (bounded memory)."""
+        kind = _OUTPUT_KINDS[stream]
+        st = None
+        if thread is not None:
+            st = self._streams.get(thread.serial)
+        else:
+            st = self._by_ident.get(threading.get_ident())
+        if st is None:
+            st = self._main
+        if st.closed:
+            return
+        meta = json_string('{"stream":"%s","thread":%s}' % (
+            stream, "null" if st.serial is None else int(st.serial)))
+        head = '{"Event":{"kind":%d,"metadata":%s,"content":' % (kind, meta)
+        buf = st.buf
+        if len(text) <= _OUTPUT_CHUNK:
+            buf.append(head + json_string(text) + "}}")
+            if len(buf) >= self._flush_records:
+                st.flush()
+            return
+        for i in range(0, len(text), _OUTPUT_CHUNK):
+            buf.append(head + json_string(text[i:i + _OUTPUT_CHUNK]) + "}}")
+            st.flush()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Write every stream's buffered records now (any thread)."""
+        for st in list(self._streams.values()) + [self._main]:
+            st.flush()
+
+    def set_exit_status(self, status: Union[int, str, None]) -> None:
+        """What ``<toplevel>`` returns: the exit code (int), or a label such as
+        ``"<exit>"`` (unknown) or ``"<disabled>"``."""
+        self._exit_status = status
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self, exit_status: Union[int, str, None] = None) -> None:
+        """Finish every stream (Returns for what is still open, marked ``<detached>``; the
+        main ``<toplevel>`` returns the exit status), then write ``trace_paths.json`` and the
+        final ``trace_metadata.json``. Idempotent. Errors are raised after everything
+        possible was written."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            streams = [st for st in self._streams.values() if not st.main]
+        if exit_status is not None:
+            self._exit_status = exit_status
+        status = self._exit_status
+        self.end_time = _now_iso()
+        first_error: Optional[BaseException] = None
+        for st in streams:
+            try:
+                st.finish(st.enc.string("<detached>"))  # a thread still running
+            except Exception as exc:
+                first_error = first_error or exc
+        main = self._main
+        try:
+            if isinstance(status, bool) or not isinstance(status, (int, str)):
+                top = main.enc.string("<exit>")
+            elif isinstance(status, int):
+                top = main.enc.encode(int(status))
+            else:
+                top = main.enc.string(status)
+            main.finish(top)
+        except Exception as exc:
+            first_error = first_error or exc
+        try:
+            self._write_metadata(complete=True)
+        except Exception as exc:
+            first_error = first_error or exc
+        if first_error is not None:
+            raise first_error
+
+    # -- metadata ----------------------------------------------------------------------------
+    def _exit_record(self) -> Dict[str, Any]:
+        status = self._exit_status
+        if isinstance(status, int) and not isinstance(status, bool):
+            return {"code": status, "label": None}
+        return {"code": None, "label": status if isinstance(status, str) else "<exit>"}
+
+    def _values_metadata(self) -> Dict[str, Any]:
+        o = self.value_options
+        return {"mode": self.values, "max_depth": o.max_depth, "max_items": o.max_items,
+                "max_string": o.max_string, "max_repr": o.max_repr, "max_nodes": o.max_nodes}
+
+    def _recorder_version(self) -> str:
+        mod = sys.modules.get("recorder")
+        return str(getattr(mod, "__version__", "unknown"))
+
+    def _thread_metadata(self, st: _Stream) -> Dict[str, Any]:
+        return {"workdir": self.workdir, "program": self.program or "", "args": self.args,
+                "thread": {"serial": st.serial, "ident": st.ident, "name": st.name},
+                "main_trace": "../trace.json"}
+
+    def _write_metadata(self, complete: bool) -> None:
+        with self._lock:
+            others = list(self._ended_threads)
+            others += [st.describe() for st in self._streams.values() if not st.main]
+        threads = [self._main.describe()] + sorted(others, key=lambda t: t["serial"] or 0)
+        impl = sys.implementation
+        data: Dict[str, Any] = {
+            "workdir": self.workdir,
+            "program": self.program or "",
+            "args": self.args,
+            "recorder": {"name": "recorder", "version": self._recorder_version(),
+                         "format": "codetracer-json/0.3.0"},
+            "python": {"version": "%d.%d.%d" % sys.version_info[:3],
+                       "implementation": impl.name, "executable": sys.executable},
+            "backend": self.backend,
+            "values": self._values_metadata(),
+            "start_time": self.start_time,
+            "end_time": self.end_time,
+            "process_exit_status": self._exit_record(),
+            "complete": complete,
+            "threads": threads,
+        }
+        for key, val in self.extra_metadata.items():
+            data.setdefault(key, val)
+        _write_json_atomic(os.path.join(self.out_dir, "trace_metadata.json"), data)

@@ -1,0 +1,295 @@
+"""Reading CodeTracer trace directories, including ones cut short by a kill.
+
+:func:`read_events` streams ``trace.json`` with ``json.JSONDecoder.raw_decode`` and stops
+cleanly at the end of what was written: a complete file gives ``complete=True``; a file
+whose writer was killed (no closing ``]``, maybe half a record at the end) gives every whole
+record before the cut and ``complete=False``. Any layout of the array is accepted (ours
+writes one record per line; 0.3.0 writes a single line).
+
+:func:`check_balance` is the structural check the tests use: Calls and Returns pair up,
+every id is defined before use, and each Call but the first is preceded by a Step at its
+function's line. :func:`repair_trace` turns a truncated file into a complete, balanced one.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterator, List, Optional
+
+__all__ = ["TraceRead", "TraceDir", "Balance", "EventReader", "read_events", "read_trace_dir",
+           "check_balance", "repair_trace"]
+
+_WS = " \t\r\n"
+
+
+class EventReader:
+    """Iterates the records of a ``trace.json`` (complete or truncated), reading in chunks.
+
+    After iteration, ``complete`` says whether the closing ``]`` was found and ``error``
+    why reading stopped early (None for a complete file).
+    """
+
+    def __init__(self, path: str, chunk_size: int = 1 << 20) -> None:
+        self.path = path
+        self.chunk_size = chunk_size
+        self.complete = False
+        self.error: Optional[str] = None
+        self.count = 0
+        #: character offset just after the last whole record (for repair)
+        self.good_end = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        raw = json.JSONDecoder().raw_decode
+        self.complete = False
+        self.error = None
+        self.count = 0
+        with open(self.path, "r", encoding="utf-8", errors="replace", newline="") as fh:
+            text = ""
+            i = 0
+            base = 0  # characters consumed before text[0]
+            eof = False
+            started = False
+
+            def more() -> bool:
+                nonlocal text, i, base, eof
+                if eof:
+                    return False
+                chunk = fh.read(self.chunk_size)
+                if not chunk:
+                    eof = True
+                    return False
+                base += i
+                text = text[i:] + chunk
+                i = 0
+                return True
+
+            while True:
+                n = len(text)
+                while i < n and (text[i] in _WS or (started and text[i] == ",")):
+                    i += 1
+                if i >= n:
+                    if more():
+                        continue
+                    self.error = ("empty file" if not started else
+                                  "the array is not closed (the writer was stopped early)")
+                    return
+                ch = text[i]
+                if not started:
+                    if ch != "[":
+                        self.error = "not a JSON array"
+                        return
+                    started = True
+                    i += 1
+                    self.good_end = base + i
+                    continue
+                if ch == "]":
+                    self.complete = True
+                    return
+                try:
+                    obj, end = raw(text, i)
+                except ValueError:
+                    if more():
+                        continue
+                    self.error = "the last record is cut short (the writer was stopped early)"
+                    return
+                if end >= len(text) and not eof and more():
+                    continue  # a number or literal could continue in the next chunk
+                i = end
+                self.count += 1
+                self.good_end = base + i
+                yield obj
+
+
+@dataclass
+class TraceRead:
+    """The records of one trace file."""
+
+    path: str
+    events: List[Any]
+    complete: bool
+    error: Optional[str] = None
+
+
+@dataclass
+class TraceDir:
+    """A whole trace directory: ``main`` is trace.json, ``threads`` maps serial -> file."""
+
+    out_dir: str
+    main: TraceRead
+    threads: Dict[int, TraceRead]
+    paths: List[str]
+    metadata: Optional[Dict[str, Any]]
+
+
+def read_events(path: str) -> TraceRead:
+    """Every whole record of ``path`` (see :class:`EventReader`)."""
+    reader = EventReader(path)
+    events = list(reader)
+    return TraceRead(path, events, reader.complete, reader.error)
+
+
+def _load_json(path: str) -> Any:
+    try:
+        with open(path, "r", encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return None
+
+
+def read_trace_dir(out_dir: str) -> TraceDir:
+    """Read ``trace.json``, every ``threads/trace-<serial>.json``, the paths and metadata.
+    After a kill, ``trace_paths.json`` may lag behind the Path records; ``paths`` then
+    comes from the Path records of trace.json."""
+    main = read_events(os.path.join(out_dir, "trace.json"))
+    threads: Dict[int, TraceRead] = {}
+    for p in glob.glob(os.path.join(out_dir, "threads", "trace-*.json")):
+        m = re.search(r"trace-(\d+)\.json$", p)
+        if m:
+            threads[int(m.group(1))] = read_events(p)
+    in_stream = [e["Path"] for e in main.events if isinstance(e, dict) and "Path" in e]
+    paths = _load_json(os.path.join(out_dir, "trace_paths.json"))
+    if not isinstance(paths, list) or len(paths) < len(in_stream):
+        paths = in_stream
+    metadata = _load_json(os.path.join(out_dir, "trace_metadata.json"))
+    return TraceDir(out_dir, main, dict(sorted(threads.items())), paths, metadata)
+
+
+@dataclass
+class Balance:
+    """What :func:`check_balance` found."""
+
+    calls: int = 0
+    returns: int = 0
+    #: Calls without their Return at the end (0 for a good complete trace)
+    open: int = 0
+    max_depth: int = 0
+    problems: List[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and self.open == 0
+
+
+def _check_value(v: Any, ntypes: int, where: str, problems: List[str]) -> None:
+    if not isinstance(v, dict) or "kind" not in v:
+        problems.append("%s: not a value record: %r" % (where, v))
+        return
+    tid = v.get("type_id")
+    if v["kind"] != "Cell" and (not isinstance(tid, int) or not 0 <= tid < ntypes):
+        problems.append("%s: type_id %r not defined yet" % (where, tid))
+    for sub in v.get("elements", ()) or ():
+        _check_value(sub, ntypes, where, problems)
+    for sub in v.get("field_values", ()) or ():
+        _check_value(sub, ntypes, where, problems)
+
+
+def check_balance(events: List[Any], complete: bool = True, strict: bool = True,
+                  max_problems: int = 20) -> Balance:
+    """Check a stream's structure.
+
+    Always: a Return never comes without an open Call; with ``complete``, nothing is left
+    open at the end. With ``strict``, also: every id (path, function, variable, type) is
+    defined by an earlier record, and every Call after the first is immediately preceded
+    by a Step at its function's (path_id, line), as 0.3.0 writes them.
+    """
+    b = Balance()
+    problems = b.problems
+    depth = 0
+    npaths = nfuncs = nvars = ntypes = 0
+    functions: List[Any] = []
+    prev: Any = None
+    for idx, ev in enumerate(events):
+        if len(problems) >= max_problems:
+            break
+        if not isinstance(ev, dict) or len(ev) != 1:
+            problems.append("#%d: not a single-key object" % idx)
+            prev = ev
+            continue
+        (kind, body), = ev.items()
+        where = "#%d %s" % (idx, kind)
+        if kind == "Path":
+            npaths += 1
+        elif kind == "Function":
+            functions.append(body)
+            nfuncs += 1
+            if strict and not 0 <= body.get("path_id", -1) < npaths:
+                problems.append("%s: path_id not defined yet" % where)
+        elif kind in ("VariableName", "Variable"):
+            nvars += 1
+        elif kind == "Type":
+            ntypes += 1
+        elif kind == "Call":
+            fid = body.get("function_id")
+            if strict:
+                if not isinstance(fid, int) or not 0 <= fid < nfuncs:
+                    problems.append("%s: function_id %r not defined yet" % (where, fid))
+                elif b.calls > 0:
+                    f = functions[fid]
+                    ok = (isinstance(prev, dict) and "Step" in prev
+                          and prev["Step"].get("path_id") == f.get("path_id")
+                          and prev["Step"].get("line") == f.get("line"))
+                    if not ok:
+                        problems.append("%s: not preceded by a Step at its function's line"
+                                        % where)
+                for arg in body.get("args", ()):
+                    if not 0 <= arg.get("variable_id", -1) < nvars:
+                        problems.append("%s: arg variable_id not defined yet" % where)
+                    _check_value(arg.get("value"), ntypes, where, problems)
+            b.calls += 1
+            depth += 1
+            b.max_depth = max(b.max_depth, depth)
+        elif kind == "Return":
+            b.returns += 1
+            if depth == 0:
+                problems.append("%s: Return without an open Call" % where)
+            else:
+                depth -= 1
+            if strict:
+                _check_value(body.get("return_value"), ntypes, where, problems)
+        elif kind == "Step":
+            if strict and not 0 <= body.get("path_id", -1) < npaths:
+                problems.append("%s: path_id not defined yet" % where)
+        elif kind == "Value":
+            if strict:
+                if not 0 <= body.get("variable_id", -1) < nvars:
+                    problems.append("%s: variable_id not defined yet" % where)
+                _check_value(body.get("value"), ntypes, where, problems)
+        prev = ev
+    b.open = depth
+    if complete and depth != 0:
+        problems.append("%d Call(s) without a Return at the end" % depth)
+    return b
+
+
+def repair_trace(path: str) -> Balance:
+    """Make a truncated ``trace.json`` complete in place: keep every whole record, add a
+    ``Return`` (an ``Error "<detached>"`` value, TypeKind Error) for every Call still open,
+    and close the array. A complete file is left as it is. Returns the new balance."""
+    reader = EventReader(path)
+    events = list(reader)
+    if reader.complete:
+        return check_balance(events)
+    ntypes = sum(1 for e in events if isinstance(e, dict) and "Type" in e)
+    open_calls = check_balance(events, complete=False, strict=False).open
+    tail: List[Any] = []
+    if open_calls:
+        tail.append({"Type": {"kind": 24, "lang_type": "<detached>",
+                              "specific_info": {"kind": "None"}}})
+        tail += [{"Return": {"return_value": {"kind": "Error", "msg": "<detached>",
+                                              "type_id": ntypes}}}] * open_calls
+    with open(path, "r", encoding="utf-8", errors="replace", newline="") as fh:
+        head = fh.read(reader.good_end) if reader.good_end else "["
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as out:
+        out.write(head)
+        first = reader.count == 0
+        for rec in tail:
+            out.write("\n" if first else ",\n")
+            out.write(json.dumps(rec, separators=(",", ":")))
+            first = False
+        out.write("\n]\n")
+    os.replace(tmp, path)
+    return check_balance(events + tail)

@@ -1,0 +1,658 @@
+"""Value encoding: Python objects -> CodeTracer ``ValueRecord`` JSON text, bounded and safe.
+
+The CodeTracer ``runtime_tracing`` dialect describes a value as an internally tagged object,
+``{"kind": "Int", "i": 5, "type_id": 3}``, whose ``type_id`` points at a ``Type`` record that
+was written earlier in the same stream. :class:`TypeRegistry` hands out those ids (position of
+first appearance, keyed by ``(TypeKind, lang_type)``) and writes each ``Type`` record through a
+callback the moment it is first needed, so a ``Type`` always precedes its first use.
+:class:`ValueEncoder` turns one object into the JSON text of one ``ValueRecord``.
+
+What each object becomes (``lang_type`` is the Python type name: ``int``, ``str``, or
+``module.QualName`` for types outside ``builtins``):
+
+============================  =========================================================
+``None``                      ``None`` (always type 0, ``lang_type`` ``"None"``)
+``bool``                      ``Bool {b}``
+``int`` in [-2**63, 2**63)    ``Int {i}``; larger ints: ``Raw {r: decimal text}``, or
+                              ``Raw "<int of N digits>"`` past ``max_repr`` digits
+finite ``float``              ``Float {f}``; ``nan``/``inf``/``-inf``: ``Raw``
+``str``                       ``String {text}``, cut at ``max_string`` characters
+``list``, ``set``,            ``Sequence {elements, is_slice: false}``
+``frozenset``, ``deque``,
+dict views
+``tuple`` (and namedtuples)   ``Tuple {elements}``
+``dict`` (and subclasses)     ``Sequence`` (``lang_type`` ``dict``) of 2-element ``Tuple``
+                              (``lang_type`` ``tuple``) records ``(key, value)``, as 0.3.0
+``enum.Enum`` members         ``Raw "Color.RED"``
+``bytes``, ``bytearray``      ``Raw`` repr of the first ``max_repr`` bytes
+anything else                 ``Raw {r: repr(obj)}`` cut at ``max_repr`` characters
+============================  =========================================================
+
+Subclasses of int/float/str/list/tuple/dict/set are encoded like their base, typed by their
+own class, and read through the base type's C slots (``list.__iter__(obj)``), so an
+overridden ``__iter__``/``__len__``/``__getitem__`` is never called.
+
+Bounds (:class:`ValueOptions`, all configurable): containers nested deeper than
+``max_depth`` become ``Raw "<list len=N>"``; at most ``max_items`` elements per container
+(then one ``Raw "...(+N more)"`` element typed ``<truncated>``); at most ``max_nodes``
+records per value in total; strings cut at ``max_string`` and reprs at ``max_repr``
+characters (with a ``...(+N chars)`` suffix). A container already being encoded higher up
+(a cycle) becomes ``Raw "<cycle>"``. Large C-implemented containers of unknown types
+(``array.array``, ``numpy.ndarray``, ...) are summarised as ``Raw "<type len=N>"`` without
+calling their ``repr``.
+
+Safety. The only user code ever run is ``repr(obj)`` for the ``Raw`` fallback (and
+``str(exc)`` in :meth:`ValueEncoder.encode_exception`); its output is cut, but its running
+time cannot be bounded. Any exception it raises (``BaseException``, including ``SystemExit``
+and ``GeneratorExit``: the unrecorded program would never have called this ``repr``) gives
+an ``Error {msg: "<repr failed: ExcType>"}`` record. ``KeyboardInterrupt`` is the
+exception: it is asynchronous (Ctrl-C arriving while we happen to run), so swallowing it
+would lose the user's interrupt. The encoder records an ``Error "<interrupted>"`` record,
+keeps the exception in :attr:`ValueEncoder.interrupt`, and the caller re-raises it once the
+current event is completely written (see ``recorder.formats.codetracer``). Type lookups
+never run user code either: types are classified by MRO (``issubclass`` on ``type(obj)``),
+cached by ``id`` with a strong reference, and named through ``type``'s own descriptors.
+"""
+from __future__ import annotations
+
+import collections
+import enum
+import json.encoder
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+__all__ = [
+    "ValueOptions", "TypeRegistry", "ValueEncoder", "json_string", "type_name",
+    "TypeKind", "encode_value",
+]
+
+_quote: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+
+
+class TypeKind:
+    """``runtime_tracing`` TypeKind numbers used by this encoder."""
+
+    SEQ = 0
+    SET = 1
+    STRUCT = 6
+    INT = 7
+    FLOAT = 8
+    STRING = 9
+    BOOL = 12
+    RAW = 16
+    ERROR = 24
+    TUPLE = 27
+    NONE = 30
+
+
+def json_string(s: str) -> str:
+    """``s`` as a JSON string literal that any strict reader accepts: pure ASCII, ``\\u``
+    escapes, and no lone surrogates (serde_json rejects those; they are backslash-escaped)."""
+    if s.isascii():
+        return _quote(s)
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        s = s.encode("utf-8", "backslashreplace").decode("utf-8")
+    return _quote(s)
+
+
+_type_qualname = type.__dict__["__qualname__"].__get__
+_type_name = type.__dict__["__name__"].__get__
+_type_module = type.__dict__["__module__"].__get__
+_type_mro = type.__dict__["__mro__"].__get__  # noqa: E305
+_type_dict = type.__dict__["__dict__"].__get__
+_PyFunction = type(lambda: None)
+
+
+def type_name(t: type) -> str:
+    """Qualified name of a type without running user code (no metaclass properties)."""
+    try:
+        qual = _type_qualname(t)
+        mod = _type_module(t)
+    except Exception:
+        return "object"
+    if type(qual) is not str:
+        qual = "?"
+    if type(mod) is not str or mod == "builtins":
+        return qual
+    return mod + "." + qual
+
+
+@dataclass(frozen=True)
+class ValueOptions:
+    """Bounds on one captured value. The defaults keep a value record under ~10 KB."""
+
+    #: Container nesting shown in full; a container at this depth is summarised.
+    max_depth: int = 3
+    #: Elements shown per container (list, tuple, set, dict items).
+    max_items: int = 16
+    #: Characters kept of a string value.
+    max_string: int = 256
+    #: Characters kept of a repr (Raw) and of an exception message.
+    max_repr: int = 256
+    #: Records per top-level value, all levels together.
+    max_nodes: int = 100
+    #: Distinct types registered per stream; later new types share one ``<other>`` type.
+    max_types: int = 1024
+
+
+class TypeRegistry:
+    """Type ids of one stream: position of first appearance, keyed by (TypeKind, lang_type).
+
+    ``write`` receives the complete JSON text of each new ``{"Type": ...}`` event.
+    """
+
+    def __init__(self, write: Callable[[str], Any], max_types: int = 1024) -> None:
+        self._write = write
+        self._ids: Dict[Tuple[int, str], int] = {}
+        self._max = max(max_types, 8)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def get(self, kind: int, lang_type: str) -> int:
+        key = (kind, lang_type)
+        tid = self._ids.get(key)
+        if tid is not None:
+            return tid
+        if len(self._ids) >= self._max:
+            key = (kind, "<other>")
+            tid = self._ids.get(key)
+            if tid is not None:
+                return tid
+            lang_type = "<other>"
+        tid = len(self._ids)
+        self._ids[key] = tid
+        self._write('{"Type":{"kind":%d,"lang_type":%s,"specific_info":{"kind":"None"}}}'
+                    % (kind, json_string(lang_type)))
+        return tid
+
+    def items(self) -> List[Tuple[Tuple[int, str], int]]:
+        return sorted(self._ids.items(), key=lambda kv: kv[1])
+
+
+_NoneType = type(None)
+_I64_MIN = -(1 << 63)
+_I64_MAX = (1 << 63) - 1
+_BIG_INT_BITS = 1 << 14  # beyond ~4900 digits: never call int.__str__ (3.11+ limits it too)
+#: Exact ints in this range and exact strs up to this length are memoised per encoder.
+_MEMO_INT = 1 << 20
+_MEMO_STR = 48
+_MEMO_MAX = 1024
+
+# Containers: base class -> (its C __len__, its C iterator factory, record kind)
+_SEQ, _TUP, _DICT = 0, 1, 2
+_dict_items = dict.items
+
+
+def _iter_dict(d: Any) -> Any:
+    return iter(_dict_items(d))
+
+
+_CONTAINERS: List[Tuple[type, Callable[[Any], int], Callable[[Any], Any], int]] = [
+    (dict, dict.__len__, _iter_dict, _DICT),
+    (list, list.__len__, list.__iter__, _SEQ),
+    (tuple, tuple.__len__, tuple.__iter__, _TUP),
+    (frozenset, frozenset.__len__, frozenset.__iter__, _SEQ),
+    (set, set.__len__, set.__iter__, _SEQ),
+    (collections.deque, collections.deque.__len__, collections.deque.__iter__, _SEQ),
+]
+for _view in (type({}.keys()), type({}.values()), type({}.items())):
+    _CONTAINERS.append((_view, len, iter, _SEQ))
+
+
+def _native_sized(t: type) -> bool:
+    """True when ``t``'s ``__repr__`` and ``__len__`` are both implemented in C (not Python
+    functions): such a repr is typically proportional to the length (array.array,
+    numpy.ndarray, C containers), and ``len()`` is safe to call."""
+    if t is range:
+        return False
+    repr_impl = len_impl = None
+    try:
+        for klass in _type_mro(t):
+            d = _type_dict(klass)
+            if repr_impl is None and "__repr__" in d:
+                repr_impl = d["__repr__"]
+            if len_impl is None and "__len__" in d:
+                len_impl = d["__len__"]
+    except Exception:
+        return False
+    return (len_impl is not None and not isinstance(len_impl, _PyFunction)
+            and not isinstance(repr_impl, _PyFunction))
+
+
+def _safe_repr(obj: Any) -> str:
+    """repr(obj), letting any exception through to the caller."""
+    r = repr(obj)
+    if type(r) is not str:  # a str subclass: take the plain text without its methods
+        r = str.__str__(r)
+    return r
+
+
+class _Class:
+    """What the encoder knows about one type (cached by id, holding the type alive)."""
+
+    __slots__ = ("handler", "t", "name", "sized", "length", "iterate", "shape", "tid")
+
+    def __init__(self, handler: Callable[[Any, int, "_Class"], str], t: type, name: str) -> None:
+        self.handler = handler
+        self.t = t
+        self.name = name
+        self.sized = False
+        self.length: Callable[[Any], int] = len
+        self.iterate: Callable[[Any], Any] = iter
+        self.shape = _SEQ
+        self.tid = -1
+
+
+class ValueEncoder:
+    """Encodes objects as ``ValueRecord`` JSON text for one stream (not thread-safe: one
+    encoder per stream, used by the stream's own thread)."""
+
+    def __init__(self, types: TypeRegistry, options: Optional[ValueOptions] = None) -> None:
+        self.options = options = options or ValueOptions()
+        self.types = types
+        #: A KeyboardInterrupt caught inside a repr, for the caller to re-raise.
+        self.interrupt: Optional[BaseException] = None
+        self._max_depth = options.max_depth
+        self._max_items = options.max_items
+        self._max_string = options.max_string
+        self._max_repr = options.max_repr
+        self._max_nodes = options.max_nodes
+        self._classes: Dict[int, _Class] = {}
+        self._class_cap = max(options.max_types, 8) * 4
+        self._budget = 0
+        self._path: List[int] = []
+        self._memo: Dict[Any, str] = {}  # exact int / exact str -> record
+        self._fmemo: Dict[float, str] = {}  # exact finite non-zero float -> record
+        self._flat_tids: Dict[type, int] = {}  # list/tuple -> type id, for _flat_top
+        self._none = '{"kind":"None","type_id":%d}' % types.get(TypeKind.NONE, "None")
+        # lazily filled: registering a type writes its Type record
+        self._int_tail = ""
+        self._str_tail = ""
+        self._float_tail = ""
+        self._true = ""
+        self._false = ""
+
+    # -- entry points ---------------------------------------------------------------------
+    def encode(self, obj: Any) -> str:
+        """JSON text of the ValueRecord for ``obj``. Never raises (see module docstring)."""
+        t = type(obj)
+        if t is int or t is str:
+            r = self._memo.get(obj)
+            if r is not None:
+                return r
+            r = self._scalar(obj, t)
+            if r is not None:
+                return r
+        elif obj is None:
+            return self._none
+        elif t is bool:
+            return self._bool(obj)
+        elif t is float:
+            r = self._fmemo.get(obj)
+            if r is not None:
+                return r
+            if obj - obj == 0.0:  # finite
+                tail = self._float_tail
+                if not tail:
+                    tail = self._float_tail = (',"type_id":%d}'
+                                               % self.types.get(TypeKind.FLOAT, "float"))
+                r = '{"kind":"Float","f":' + float.__repr__(obj) + tail
+                if obj:  # not 0.0/-0.0, which compare equal
+                    if len(self._fmemo) >= _MEMO_MAX:
+                        self._fmemo.clear()
+                    self._fmemo[obj] = r
+                return r
+        elif t is list or t is tuple:
+            r = self._flat_top(obj, t)
+            if r is not None:
+                return r
+        self._budget = self._max_nodes
+        del self._path[:]
+        try:
+            return self._enc(obj, 0)
+        except KeyboardInterrupt as e:  # raised outside a repr (e.g. in a C iterator)
+            self.interrupt = e
+            return self._error("<interrupted>", TypeKind.ERROR, "<interrupted>")
+        except BaseException as e:
+            return self._error("<encode failed: %s>" % type_name(type(e)), TypeKind.ERROR,
+                               "<error>")
+
+    def _scalar(self, obj: Any, t: type) -> Optional[str]:
+        """Record of an exact int (i64) or exact str (short enough), memoised when small;
+        None to take the general path."""
+        memo = self._memo
+        if t is int:
+            if not _I64_MIN <= obj <= _I64_MAX:
+                return None
+            tail = self._int_tail
+            if not tail:
+                tail = self._int_tail = ',"type_id":%d}' % self.types.get(TypeKind.INT, "int")
+            r = '{"kind":"Int","i":' + int.__repr__(obj) + tail
+            if -_MEMO_INT < obj < _MEMO_INT:
+                if len(memo) >= _MEMO_MAX:
+                    memo.clear()
+                memo[obj] = r
+            return r
+        if len(obj) > self._max_string:
+            return None
+        tail = self._str_tail
+        if not tail:
+            tail = self._str_tail = ',"type_id":%d}' % self.types.get(TypeKind.STRING, "str")
+        r = '{"kind":"String","text":' + json_string(obj) + tail
+        if len(obj) <= _MEMO_STR:
+            if len(memo) >= _MEMO_MAX:
+                memo.clear()
+            memo[obj] = r
+        return r
+
+    def _flat_top(self, obj: Any, t: type) -> Optional[str]:
+        """Fast path: a top-level exact list/tuple whose elements are all exact ints/strs
+        already memoised; None sends it down the general path."""
+        size = len(obj)
+        limit = self._max_items
+        if size > limit:
+            obj = obj[:limit]
+        elif size == 0 or self._max_depth <= 0:
+            return None
+        get = self._memo.get
+        rs = []
+        for x in obj:
+            tx = type(x)
+            if tx is int or tx is str:
+                r = get(x)
+                if r is None:
+                    return None
+                rs.append(r)
+            else:
+                return None
+        tids = self._flat_tids
+        tid = tids.get(t)
+        if tid is None:
+            tid = tids[t] = self.types.get(TypeKind.SEQ if t is list else TypeKind.TUPLE,
+                                           "list" if t is list else "tuple")
+        if size > limit:
+            rs.append(self._raw("...(+%d more)" % (size - limit), TypeKind.RAW, "<truncated>"))
+        if t is list:
+            return ('{"kind":"Sequence","elements":[' + ",".join(rs)
+                    + '],"is_slice":false,"type_id":' + str(tid) + "}")
+        return '{"kind":"Tuple","elements":[' + ",".join(rs) + '],"type_id":' + str(tid) + "}"
+
+    def _bool(self, obj: bool) -> str:
+        if not self._true:
+            tid = self.types.get(TypeKind.BOOL, "bool")
+            self._true = '{"kind":"Bool","b":true,"type_id":%d}' % tid
+            self._false = '{"kind":"Bool","b":false,"type_id":%d}' % tid
+        return self._true if obj else self._false
+
+    # -- records ----------------------------------------------------------------------------
+    def _raw(self, text: str, kind: int, lang_type: str) -> str:
+        return '{"kind":"Raw","r":%s,"type_id":%d}' % (json_string(text),
+                                                         self.types.get(kind, lang_type))
+
+    def _error(self, msg: str, kind: int, lang_type: str) -> str:
+        return '{"kind":"Error","msg":%s,"type_id":%d}' % (json_string(msg),
+                                                           self.types.get(kind, lang_type))
+
+    def _cut(self, text: str, limit: int) -> str:
+        if len(text) > limit:
+            return text[:limit] + "...(+%d chars)" % (len(text) - limit)
+        return text
+
+    def _class(self, t: type) -> _Class:
+        c = self._classes.get(id(t))
+        if c is not None:
+            return c
+        c = self._new_class(t)
+        if len(self._classes) < self._class_cap:
+            self._classes[id(t)] = c
+        return c
+
+    def _new_class(self, t: type) -> _Class:
+        name = type_name(t)
+        if t is bool:
+            return _Class(self._h_bool, t, name)
+        if t is _NoneType:
+            return _Class(self._h_none, t, name)
+        try:
+            if issubclass(t, enum.Enum):
+                return _Class(self._h_enum, t, name)
+            if issubclass(t, int):
+                return _Class(self._h_int, t, name)
+            if issubclass(t, float):
+                return _Class(self._h_float, t, name)
+            if issubclass(t, str):
+                return _Class(self._h_str, t, name)
+            if issubclass(t, (bytes, bytearray)):
+                return _Class(self._h_bytes, t, name)
+            for base, length, iterate, shape in _CONTAINERS:
+                if issubclass(t, base):
+                    c = _Class(self._h_container, t, name)
+                    c.length, c.iterate, c.shape = length, iterate, shape
+                    return c
+        except Exception:
+            pass
+        c = _Class(self._h_other, t, name)
+        c.sized = _native_sized(t)
+        return c
+
+    # -- general path -----------------------------------------------------------------------
+    def _enc(self, obj: Any, depth: int) -> str:
+        self._budget -= 1
+        t = type(obj)
+        if t is int or t is str:
+            r = self._memo.get(obj)
+            if r is not None:
+                return r
+            r = self._scalar(obj, t)
+            if r is not None:
+                return r
+        c = self._classes.get(id(t))
+        if c is None:
+            c = self._class(t)
+        return c.handler(obj, depth, c)
+
+    def _h_none(self, obj: Any, depth: int, c: _Class) -> str:
+        return self._none
+
+    def _h_bool(self, obj: Any, depth: int, c: _Class) -> str:
+        return self._bool(obj)
+
+    def _h_int(self, obj: Any, depth: int, c: _Class) -> str:
+        v = int.__index__(obj)
+        if _I64_MIN <= v <= _I64_MAX:
+            return '{"kind":"Int","i":%s,"type_id":%d}' % (
+                int.__repr__(v), self.types.get(TypeKind.INT, c.name))
+        bits = v.bit_length()
+        digits = int(bits * 0.30103) + 1
+        if bits > _BIG_INT_BITS or digits > self._max_repr:
+            text = "<int of ~%d digits>" % digits
+        else:
+            text = int.__repr__(v)
+        return self._raw(text, TypeKind.RAW, c.name)
+
+    def _h_float(self, obj: Any, depth: int, c: _Class) -> str:
+        f = float.__float__(obj)
+        if f - f == 0.0:
+            return '{"kind":"Float","f":%s,"type_id":%d}' % (
+                float.__repr__(f), self.types.get(TypeKind.FLOAT, c.name))
+        return self._raw(float.__repr__(f), TypeKind.RAW, c.name)
+
+    def _h_str(self, obj: Any, depth: int, c: _Class) -> str:
+        text = str.__str__(obj)
+        return '{"kind":"String","text":%s,"type_id":%d}' % (
+            json_string(self._cut(text, self._max_string)),
+            self.types.get(TypeKind.STRING, c.name))
+
+    def _h_bytes(self, obj: Any, depth: int, c: _Class) -> str:
+        cut = slice(0, self._max_repr)
+        if issubclass(c.t, bytes):
+            data = bytes.__getitem__(obj, cut)
+            size = bytes.__len__(obj)
+        else:
+            data = bytes(bytearray.__getitem__(obj, cut))
+            size = bytearray.__len__(obj)
+        text = repr(data)
+        if size > self._max_repr:
+            text += "...(+%d bytes)" % (size - self._max_repr)
+        return self._raw(text, TypeKind.RAW, c.name)
+
+    def _h_enum(self, obj: Any, depth: int, c: _Class) -> str:
+        try:
+            member = object.__getattribute__(obj, "_name_")
+        except Exception:
+            member = None
+        if type(member) is not str:
+            return self._h_other(obj, depth, c)
+        text = _type_name(c.t) + "." + member
+        return self._raw(self._cut(text, self._max_repr), TypeKind.RAW, c.name)
+
+    def _h_other(self, obj: Any, depth: int, c: _Class) -> str:
+        try:
+            if c.sized:
+                # C-implemented container (array.array, numpy.ndarray, ...): its repr is
+                # proportional to its size, so summarise big ones without calling it.
+                try:
+                    size = len(obj)
+                except Exception:
+                    size = -1
+                if size > self._max_items:
+                    return self._raw("<%s len=%d>" % (c.name, size), TypeKind.RAW, c.name)
+            text = _safe_repr(obj)
+        except KeyboardInterrupt as e:
+            self.interrupt = e
+            return self._error("<interrupted>", TypeKind.RAW, c.name)
+        except BaseException as e:
+            return self._error("<repr failed: %s>" % type_name(type(e)), TypeKind.RAW, c.name)
+        return self._raw(self._cut(text, self._max_repr), TypeKind.RAW, c.name)
+
+    def _h_container(self, obj: Any, depth: int, c: _Class) -> str:
+        size = c.length(obj)
+        oid = id(obj)
+        path = self._path
+        if oid in path:
+            return self._raw("<cycle>", TypeKind.RAW, "<cycle>")
+        if depth >= self._max_depth or self._budget <= 0:
+            return self._raw("<%s len=%d>" % (c.name, size), TypeKind.RAW, c.name)
+        limit = self._max_items
+        if limit > size:
+            limit = size
+        depth += 1
+        path.append(oid)
+        parts: List[str] = []
+        n = 0
+        enc = self._enc
+        memo = self._memo
+        try:
+            if c.shape == _DICT:
+                pair = ',"type_id":%d}' % self.types.get(TypeKind.TUPLE, "tuple")
+                for k, v in c.iterate(obj):
+                    if n >= limit or self._budget <= 0:
+                        break
+                    self._budget -= 1
+                    tk = type(k)
+                    kr = memo.get(k) if tk is int or tk is str else None
+                    if kr is None:
+                        kr = enc(k, depth)
+                    else:
+                        self._budget -= 1
+                    tv = type(v)
+                    vr = memo.get(v) if tv is int or tv is str else None
+                    if vr is None:
+                        vr = enc(v, depth)
+                    else:
+                        self._budget -= 1
+                    parts.append('{"kind":"Tuple","elements":[' + kr + "," + vr + "]" + pair)
+                    n += 1
+            else:
+                for item in c.iterate(obj):
+                    if n >= limit:
+                        break
+                    ti = type(item)
+                    if ti is int or ti is str:  # memoised scalars: no call, one budget unit
+                        r = memo.get(item)
+                        if r is not None:
+                            parts.append(r)
+                            n += 1
+                            self._budget -= 1
+                            continue
+                    if self._budget <= 0:
+                        break
+                    parts.append(enc(item, depth))
+                    n += 1
+        finally:
+            path.pop()
+        return self._finish(c, parts, size)
+
+    def _finish(self, c: _Class, parts: List[str], size: int) -> str:
+        n = len(parts)
+        if n < size:
+            parts.append(self._raw("...(+%d more)" % (size - n), TypeKind.RAW, "<truncated>"))
+        tid = c.tid
+        if tid < 0:
+            tid = c.tid = self.types.get(TypeKind.TUPLE if c.shape == _TUP else TypeKind.SEQ,
+                                         c.name)
+        if c.shape == _TUP:
+            return '{"kind":"Tuple","elements":[' + ",".join(parts) + '],"type_id":%d}' % tid
+        return ('{"kind":"Sequence","elements":[' + ",".join(parts)
+                + '],"is_slice":false,"type_id":%d}' % tid)
+
+    # -- exceptions -------------------------------------------------------------------------
+    def exception_text(self, exc: Any, with_message: bool = True) -> str:
+        """``"ValueError: boom"``, ``"pkg.mod.MyError: boom"`` (a traceback's last line),
+        bounded. ``str(exc)`` is the only user code run; a failure there gives
+        ``"ValueError: <str failed>"``."""
+        t = type(exc)
+        label = type_name(t)
+        if label.startswith("__main__."):  # as a traceback prints it
+            label = label[9:]
+        if not with_message:
+            return label
+        try:
+            msg = str(exc)
+            if type(msg) is not str:
+                msg = str.__str__(msg)
+        except KeyboardInterrupt as e:
+            self.interrupt = e
+            msg = "<interrupted>"
+        except BaseException:
+            msg = "<str failed>"
+        if not msg:
+            return label
+        return self._cut(label + ": " + msg, self._max_repr)
+
+    def encode_exception(self, exc: Any, text: Optional[str] = None) -> str:
+        """An ``Error`` record for an exception leaving a frame: ``msg`` is ``text`` (or
+        :meth:`exception_text`), the type is the exception's class with TypeKind Error (24).
+        Repr failures inside ordinary values are ``Error`` records too, but their type has
+        TypeKind Raw (16): TypeKind 24 marks an exception exit."""
+        if text is None:
+            text = self.exception_text(exc)
+        return self._error(text, TypeKind.ERROR, type_name(type(exc)))
+
+    def marker(self, msg: str, lang_type: str) -> str:
+        """An ``Error`` record typed ``(Error, lang_type)``, for recorder markers such as
+        ``<detached>``."""
+        return self._error(msg, TypeKind.ERROR, lang_type)
+
+    def string(self, text: str) -> str:
+        """A ``String`` record for ``text`` (not cut), typed ``str``."""
+        tid = self.types.get(TypeKind.STRING, "str")
+        return '{"kind":"String","text":%s,"type_id":%d}' % (json_string(text), tid)
+
+    def none(self) -> str:
+        return self._none
+
+
+def encode_value(obj: Any, options: Optional[ValueOptions] = None) -> Tuple[Any, List[Any]]:
+    """Convenience for tools and tests: ``(record, types)`` as Python objects, where
+    ``types`` is the list of ``Type`` payloads the record's ``type_id``s index."""
+    import json
+
+    written: List[str] = []
+    enc = ValueEncoder(TypeRegistry(written.append,
+                                    (options or ValueOptions()).max_types), options)
+    text = enc.encode(obj)
+    return json.loads(text), [json.loads(w)["Type"] for w in written]
