@@ -267,8 +267,8 @@ class CodeTracerWriter:
                                   values="full", backend="monitoring")
         session = recorder.install(sink=writer, backend="monitoring")
         ...
-        writer.set_exit_status(3)     # or close(3); None/unknown is written as "<exit>"
-        session.stop()                # calls writer.close()
+        session.stop(exit_status=3)   # = writer.set_exit_status(3), then writer.close()
+        # (or writer.close(3) directly; an unknown status (None) is written as "<exit>")
 
     ``program``: the script path (or ``-m`` module name); the synthetic ``<toplevel>``
     function lives in ``toplevel_path`` (default: ``program`` when it is a file, else
