@@ -274,7 +274,8 @@ class CodeTracerWriter:
     function lives in ``toplevel_path`` (default: ``program`` when it is a file, else
     ``"<toplevel>"``). ``args``: the program's argv. ``values``: one of
     :data:`VALUES_MODES`. ``value_options``: bounds (:class:`recorder.values.ValueOptions`).
-    ``backend``: recorded in the metadata; ``"settrace"`` on an interpreter with
+    ``backend``: recorded in the metadata (may be assigned until the first event);
+    ``"settrace"`` on an interpreter with
     ``env.SETTRACE_F_LOCALS_UNSAFE`` skips the Values after Steps in code objects holding
     an inlined comprehension (reading ``f_locals`` there corrupts it, cpython gh-124118).
     ``metadata``: extra keys for ``trace_metadata.json`` (filters, ...).
@@ -311,8 +312,7 @@ class CodeTracerWriter:
             toplevel_path = program if program and os.path.isfile(
                 os.path.join(self.workdir, program)) else "<toplevel>"
         self.toplevel_path = toplevel_path
-        self._unsafe_flocals = bool(env.SETTRACE_F_LOCALS_UNSAFE) and backend == "settrace"
-        self._lfac = _inlined_comprehension_opcode() if self._unsafe_flocals else None
+        self._lfac: Optional[int] = -1  # LOAD_FAST_AND_CLEAR, looked up on first need
         self._lock = threading.Lock()
         self._copied: set = set()
         self._abs_cache: Dict[str, str] = {}
@@ -588,13 +588,18 @@ class CodeTracerWriter:
     def _locals_safe(self, frame: FrameType) -> bool:
         """False where reading f_locals would corrupt the frame (3.12 settrace, a code
         object with an inlined comprehension: cpython gh-124118)."""
-        if not self._unsafe_flocals or self._lfac is None:
+        if not env.SETTRACE_F_LOCALS_UNSAFE or self.backend != "settrace":
+            return True
+        op = self._lfac
+        if op == -1:
+            op = self._lfac = _inlined_comprehension_opcode()
+        if op is None:
             return True
         try:
             co = frame.f_code.co_code
         except Exception:
             return False
-        return self._lfac not in co[::2]
+        return op not in co[::2]
 
     def _exception_text(self, st: _Stream, exc: Any) -> str:
         if exc is st.last_exc:
