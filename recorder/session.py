@@ -43,6 +43,9 @@ class Session:
         self.sink: Sink = sink if hasattr(sink, "emit") else CallbackSink(sink)  # type: ignore
         selection = select(config.backend)
         self.backend_name = selection.name
+        if hasattr(self.sink, "backend") and getattr(self.sink, "backend") is None:
+            # The trace writer records the backend and guards settrace-only hazards by it.
+            self.sink.backend = selection.name  # type: ignore[attr-defined]
         #: Why this backend was chosen, in words (also written to trace metadata).
         self.backend_reason = selection.reason
         #: The one module identity resolver of this session: the catalog names code with it,
