@@ -1,0 +1,17 @@
+"""§7.13: sys.exit() deep in nested calls, not caught by the program."""
+import sys
+
+
+def leave():
+    sys.exit("bye")
+
+
+def middle():
+    try:
+        leave()
+    finally:
+        pass
+
+
+def main():
+    middle()

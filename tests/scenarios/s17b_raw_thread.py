@@ -1,0 +1,20 @@
+"""§7.16: a raw _thread thread started after install (no threading hook reaches it)."""
+import _thread
+
+
+def work(n):
+    return sum(range(n))
+
+
+def raw_worker(results, done):
+    results.append(work(3))
+    done.release()
+
+
+def main():
+    results = []
+    done = _thread.allocate_lock()
+    done.acquire()
+    _thread.start_new_thread(raw_worker, (results, done))
+    done.acquire()
+    return results
