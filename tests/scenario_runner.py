@@ -1,6 +1,6 @@
 """Run one scenario under one backend and print its canonical event stream.
 
-    python tests/scenario_runner.py tests/scenarios/s01_gen_close.py settrace|monitoring|auto|none
+    python tests/scenario_runner.py tests/scenarios/s01_gen_close_early.py settrace|monitoring|auto|none
 
 The scenario module is loaded untraced, then the recorder is installed with a sink that turns
 each event into its canonical line (``streams.event_line``) the moment it arrives; events of
@@ -21,9 +21,7 @@ A scenario may set these module attributes:
   writes to a temp dir): an exact name, a basename, or a path tail such as ``pkg/__init__.py``;
 * ``SELF_INSTALL = True``: the runner does not install; ``main()`` calls
   ``RECORDER.start(**options)`` / ``RECORDER.stop()`` itself (mid-stack installs,
-  start/stop/restart, backend fallback), every start opening a new session number;
-* ``PYTHON_MIN``: the oldest (major, minor) the scenario can run on; older interpreters
-  print ``== skipped``.
+  start/stop/restart, backend fallback), every start opening a new session number.
 """
 from __future__ import annotations
 
@@ -167,9 +165,6 @@ def load(path: str) -> Any:
 def run(path: str, backend: str) -> str:
     path = os.path.abspath(path)
     module = load(path)
-    minimum = tuple(getattr(module, "PYTHON_MIN", (3, 8)))
-    if sys.version_info[:2] < minimum:
-        return "== skipped\nneeds Python %s\n" % ".".join(map(str, minimum))
     keep = {path} | set(getattr(module, "EXTRA_FILES", ()))
     ctl: Optional[Controller] = None
     if backend != "none":

@@ -20,6 +20,7 @@ def catcher():
     try:
         level1()
     except LookupError as exc:
+        print("caught", exc)
         return "caught %s" % exc
 
 

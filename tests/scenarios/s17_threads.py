@@ -9,6 +9,7 @@ def work(n):
 
 def worker(results, n):
     results.append(work(n))
+    print("worker", n)
 
 
 def daemon(started, gate):
