@@ -225,6 +225,25 @@ def test_relative_filename_is_made_absolute(out: str, tmp_path: Any) -> None:
     assert str(tmp_path / "pkg" / "app.py") in body(events, "Path")
 
 
+def test_a_file_named_relatively_and_absolutely_is_one_path(out: str, tmp_path: Any) -> None:
+    # The program as given on the command line ("app.py", for <toplevel>) and its code's
+    # absolute co_filename are one file: one Path record, one path_id.
+    (tmp_path / "app.py").write_text("x = 1\n")
+    app = str(tmp_path / "app.py")
+    w = CodeTracerWriter(out, program="app.py", workdir=str(tmp_path), values="none")
+    d = Driver(w)
+    c = code(app, 1, "<__main__>", "module")
+    d.call(c)
+    d.line(c, 1)
+    d.ret(c)
+    w.close(0)
+    events, _ = load(out)
+    assert body(events, "Path") == [app]
+    assert {s["path_id"] for s in body(events, "Step")} == {0}
+    assert {f["path_id"] for f in body(events, "Function")} == {0}
+    assert strict_load(os.path.join(out, "trace_paths.json")) == [app]
+
+
 # -- values modes --------------------------------------------------------------------------
 
 def _run_modes(out: str, mode: str) -> List[Dict[str, Any]]:

@@ -134,7 +134,11 @@ class _Stream:
         self.closed = False
         self.ended = False
         self.last_flush = _monotonic()
+        #: co_filename (as met) -> path_id; path_ids: written path -> path_id, so a file
+        #: named two ways (the program as given on the command line, and its code's
+        #: absolute co_filename) is one Path
         self.paths: Dict[str, int] = {}
+        self.path_ids: Dict[str, int] = {}
         self.path_list: List[str] = []
         self.paths_dirty = False
         self.functions: Dict[tuple, int] = {}
@@ -159,11 +163,14 @@ class _Stream:
         pid = self.paths.get(filename)
         if pid is None:
             path = self.writer.absolute(filename)
-            pid = self.paths[filename] = len(self.path_list)
-            self.path_list.append(path)
-            self.paths_dirty = True
-            self.buf.append('{"Path":%s}' % json_string(path))
-            self.writer.copy_source(path)
+            pid = self.path_ids.get(path)
+            if pid is None:
+                pid = self.path_ids[path] = len(self.path_list)
+                self.path_list.append(path)
+                self.paths_dirty = True
+                self.buf.append('{"Path":%s}' % json_string(path))
+                self.writer.copy_source(path)
+            self.paths[filename] = pid
         return pid
 
     def function_id(self, filename: str, line: int, name: str) -> int:
