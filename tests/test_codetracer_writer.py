@@ -626,6 +626,28 @@ def test_time_based_flush(out: str) -> None:
     w.close(0)
 
 
+def test_a_flush_with_nothing_to_write_keeps_the_array_valid(out: str) -> None:
+    # A flush before any record is due (e.g. every record still held back) writes "[" alone;
+    # the first record written after it must not start with a comma ("[,").
+    from recorder.formats.codetracer import _Stream
+    w = CodeTracerWriter(out, program=HERE)
+    path = os.path.join(out, "alone.json")
+    st = _Stream(w, 9, None, "worker", path, os.path.join(out, "alone_paths.json"),
+                 main=False)
+    held = st.buf[:]
+    del st.buf[:]
+    st.flush()
+    with open(path, encoding="utf-8") as fh:
+        assert fh.read() == "["
+    st.buf.extend(held)
+    st.flush()
+    st.finish(st.enc.none())
+    w.close(0)
+    events = strict_load(path)
+    assert check_balance(events).ok
+    assert next(iter(events[0])) == "Path"
+
+
 def test_explicit_flush_writes_everything(out: str) -> None:
     w = CodeTracerWriter(out, program=HERE, values="none", flush_seconds=1e9)
     d = Driver(w)

@@ -130,7 +130,8 @@ class _Stream:
         self.pid = _getpid()
         self.lock = threading.Lock()
         self.buf: List[str] = []
-        self.started = False
+        self.started = False  # "[" written
+        self.written = False  # a record written (the next one needs a comma)
         self.closed = False
         self.ended = False
         self.last_flush = _monotonic()
@@ -215,11 +216,14 @@ class _Stream:
         if n:
             data = ",\n".join(buf[:n])
             del buf[:n]  # records appended meanwhile stay (index n onwards)
-            if self.started:
+            if self.written:
                 data = ",\n" + data
+            elif self.started:  # a flush with nothing to write has written "[" alone
+                data = "\n" + data
             else:
                 data = "[\n" + data
                 self.started = True
+            self.written = True
             self.fh.write(data.encode("utf-8", "backslashreplace"))
             self.fh.flush()
         elif not self.started:
