@@ -17,11 +17,8 @@ See docs/events.md for the meaning of every kind and the order guarantees.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from types import FrameType
-from typing import Any, Callable, Optional
-
-from typing_extensions import Protocol
+from typing import Any, Callable, Optional, Protocol
 
 from recorder.errors import SinkError
 
@@ -109,20 +106,41 @@ class ThreadInfo:
         return f"ThreadInfo(serial={self.serial}, ident={self.ident}, name={self.name!r})"
 
 
-@dataclass
 class ImportInfo:
-    """One import, from the ``sys.meta_path`` hook (see docs/naming.md)."""
+    """One import, from the ``sys.meta_path`` hook (see docs/naming.md).
 
-    name: str
-    origin: Optional[str]
-    depth: int
-    start: float
-    end: Optional[float] = None
-    ok: Optional[bool] = None
-    error: Optional[BaseException] = None
-    #: ``threading.get_ident()`` of the importing thread: an import still open when
-    #: recording stops is ended from the stopping thread, but belongs to this one.
-    thread_ident: Optional[int] = None
+    A plain class, not a dataclass: a dataclass ``__init__`` is code exec'd from a
+    ``<string>`` file, which runs on every import inside the program and would be taken for
+    the program's own exec'd code."""
+
+    __slots__ = ("name", "origin", "depth", "start", "end", "ok", "error", "thread_ident")
+    _FIELDS = __slots__
+
+    def __init__(self, name: str, origin: Optional[str], depth: int, start: float,
+                 end: Optional[float] = None, ok: Optional[bool] = None,
+                 error: Optional[BaseException] = None,
+                 thread_ident: Optional[int] = None) -> None:
+        self.name = name
+        self.origin = origin
+        self.depth = depth
+        self.start = start
+        self.end = end
+        self.ok = ok
+        self.error = error
+        #: ``threading.get_ident()`` of the importing thread: an import still open when
+        #: recording stops is ended from the stopping thread, but belongs to this one.
+        self.thread_ident = thread_ident
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in self._FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass was
+
+    def __repr__(self) -> str:
+        return "ImportInfo(%s)" % ", ".join("%s=%r" % (f, getattr(self, f))
+                                            for f in self._FIELDS)
 
     @property
     def duration(self) -> Optional[float]:

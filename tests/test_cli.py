@@ -125,3 +125,18 @@ def test_console_script_entry_point_matches_module(tmp_path):
                           cwd=str(tmp_path), capture_output=True, text=True, env=_env())
     assert proc.returncode == 0 and proc.stdout == "hi\n"
     assert callable(cli.main)
+
+
+def test_the_recorder_leaves_no_trace_of_itself(tmp_path):
+    # Importing the recorder must not change the program's library (typing_extensions, once
+    # imported, patches the standard typing module), and the recorder's own exec'd code (a
+    # dataclass __init__ runs in "<string>" on every import) is never recorded.
+    (tmp_path / "helper.py").write_text("def f():\n    return 1\n")
+    (tmp_path / "app.py").write_text(
+        "import sys\nimport helper\nprint('typing_extensions' in sys.modules)\nhelper.f()\n")
+    plain = run_plain(tmp_path, ["app.py"])
+    recorded = run_recorded(tmp_path, ["app.py"])
+    assert (recorded.stdout, recorded.returncode) == (plain.stdout, plain.returncode)
+    assert plain.stdout == "False\n"
+    paths = json.loads((tmp_path / "trace-out" / "trace_paths.json").read_text())
+    assert sorted(os.path.basename(p) for p in paths) == ["app.py", "helper.py"], paths

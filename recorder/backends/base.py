@@ -6,7 +6,7 @@ A backend turns one interpreter mechanism into calls on the shared
 """
 from __future__ import annotations
 
-from typing_extensions import Protocol
+from typing import Protocol
 
 from recorder.codes import CodeCatalog
 from recorder.normalise import Normaliser
