@@ -88,6 +88,13 @@ class CodeCatalog:
         """Every code object decided so far (the monitoring backend resets their events)."""
         return list(self._keep_alive)
 
+    def skip(self, code: CodeType) -> None:
+        """Decide now never to record ``code``: the auto-start's bootstrap frames (site's
+        ``exec`` of a ``.pth`` line, a ``sitecustomize``) are not the program's."""
+        if id(code) not in self.infos:
+            self._keep_alive.append(code)
+            self.infos[id(code)] = None
+
 
 def _norm_dir(path: str) -> str:
     return os.path.normcase(os.path.realpath(path)).rstrip(os.sep) + os.sep

@@ -38,6 +38,12 @@ class Config:
     trace_stdlib: bool = False
     #: "warning" (default) or "debug" (one line per naming fallback, ...).
     log: str = "warning"
+    #: ``RECORDER_TRACE``: record every Python process that starts with it set, each into
+    #: its own ``<trace_root>/<program>-<pid>/`` (docs/autostart.md). None: off.
+    trace_root: Optional[str] = None
+    #: ``RECORDER_PARENT``, set by the recorder for child processes: ``"<pid>:<trace dir>"``
+    #: of the nearest recorded ancestor (the parent link in a child's metadata).
+    parent: Optional[str] = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -51,6 +57,12 @@ class Config:
         if not isinstance(self.out_dir, str) or not self.out_dir:
             raise ConfigError("%s: the trace directory must be a non-empty path"
                               % (source or "out_dir"))
+        if self.trace_root is not None and (not isinstance(self.trace_root, str)
+                                            or not self.trace_root.strip()):
+            raise ConfigError("%s: the trace root must be a non-empty path"
+                              % (source or "trace_root"))
+        if self.parent is not None:
+            _parent_link(source or "parent", self.parent)
         return self
 
     def updated(self, **changes: Any) -> "Config":
@@ -88,9 +100,16 @@ class Config:
                     env[name] = os.pathsep.join(os.path.abspath(p) for p in value)
             elif isinstance(value, bool):
                 env[name] = "1" if value else "0"
-            else:
+            elif attribute == "trace_root":
+                if value is not None:  # absolute: children may run in another directory
+                    env[name] = os.path.abspath(value)
+            elif value is not None:
                 env[name] = str(value)
         return env
+
+    def parent_link(self) -> Optional[Tuple[int, str]]:
+        """``parent`` as (pid, trace directory), or None."""
+        return None if self.parent is None else _parent_link("parent", self.parent)
 
 
 def _choice(source: str, value: Any, allowed: Tuple[str, ...]) -> str:
@@ -124,6 +143,26 @@ def _parse_paths(name: str, raw: str) -> List[str]:
     return [p for p in raw.split(os.pathsep) if p]
 
 
+def _parse_trace_root(name: str, raw: str) -> Optional[str]:
+    """Empty means off, as unset: ``RECORDER_TRACE= cmd`` disables recording for cmd."""
+    return raw if raw.strip() else None
+
+
+def _parent_link(name: str, raw: str) -> Tuple[int, str]:
+    pid, sep, path = raw.partition(":")
+    if not sep or not pid.strip().isdigit() or not path:
+        raise ConfigError("%s=%r is not '<pid>:<trace directory>' (the recorder sets it for "
+                          "child processes; unset it)" % (name, raw))
+    return int(pid), path
+
+
+def _parse_parent(name: str, raw: str) -> Optional[str]:
+    if not raw.strip():
+        return None
+    _parent_link(name, raw)
+    return raw
+
+
 #: ``RECORDER_*`` variable -> (Config attribute, parser). The one list of variables.
 ENV_VARIABLES: Dict[str, Tuple[str, Any]] = {
     "RECORDER_BACKEND": ("backend", _parse_choice(BACKENDS)),
@@ -132,4 +171,6 @@ ENV_VARIABLES: Dict[str, Tuple[str, Any]] = {
     "RECORDER_FILTER": ("filters", _parse_paths),
     "RECORDER_TRACE_STDLIB": ("trace_stdlib", _parse_bool),
     "RECORDER_LOG": ("log", _parse_choice(LOG_LEVELS)),
+    "RECORDER_TRACE": ("trace_root", _parse_trace_root),
+    "RECORDER_PARENT": ("parent", _parse_parent),
 }

@@ -10,6 +10,7 @@ recording with one warning instead of reaching the program.
 from __future__ import annotations
 
 import atexit
+import os
 import threading
 from typing import Any, Callable, Optional, Union
 
@@ -35,6 +36,15 @@ def active_session() -> Optional["Session"]:
 
 class Session:
     """A recording in progress. Create it through :func:`recorder.install`."""
+
+    #: What a child made by ``os.fork()`` does with this recording. The child must never
+    #: write into the parent's sink (its files, its buffers), so the session is always
+    #: dropped there; this callable (the auto-start's) may then start the child's own
+    #: fresh session. None: the child goes on unrecorded.
+    on_fork: Optional[Callable[["Session"], Any]] = None
+    #: Register :meth:`stop` with atexit at start; the auto-start runs its own exit handler
+    #: instead (it knows the exit status).
+    stop_at_exit: bool = True
 
     def __init__(self, sink: SinkArg, config: Optional[Config] = None) -> None:
         if sink is None:
@@ -81,7 +91,8 @@ class Session:
             self.normaliser.close()
             raise
         self.active = True
-        atexit.register(self.stop)
+        if self.stop_at_exit:
+            atexit.register(self.stop)
         if self.failure is not None:  # failed while starting: _disable could not stop yet
             self.stop()
         return self
@@ -111,6 +122,26 @@ class Session:
         except Exception as exc:
             warn("closing the sink failed: %s: %s" % (type(exc).__name__, exc))
 
+    def _forked(self) -> None:
+        """In a child made by ``os.fork()``: drop this (the parent's) recording without a
+        single write to its sink, then let :attr:`on_fork` start the child's own."""
+        self.active = False
+        self.normaliser.closed = True  # nothing reaches the parent's sink any more
+        try:
+            atexit.unregister(self.stop)
+        except Exception:
+            pass
+        for step in (self.import_hook.uninstall, self.backend.stop):
+            try:
+                step()
+            except Exception:
+                pass
+        if self.on_fork is not None and self.failure is None:
+            try:
+                self.on_fork(self)
+            except Exception as exc:
+                warn("the forked child goes on unrecorded: %s: %s" % (type(exc).__name__, exc))
+
     # -- failures ----------------------------------------------------------------------------
 
     def _failed(self, exc: BaseException) -> None:
@@ -136,3 +167,17 @@ class Session:
     def __repr__(self) -> str:
         state = "active" if self.active else "stopped"
         return "<recorder.Session %s backend=%s>" % (state, self.backend_name)
+
+
+def _after_fork_in_child() -> None:
+    """``os.register_at_fork`` hook: the child has only the forking thread, a copy of the
+    parent's recording and maybe a copy of a lock another thread held."""
+    global _lock, _active
+    _lock = threading.Lock()
+    session, _active = _active, None
+    if session is not None:
+        session._forked()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)
