@@ -1,0 +1,4 @@
+"""A local package imported by imports.py."""
+from conf_pkg.sub import double
+
+VERSION = double(21)
