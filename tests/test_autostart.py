@@ -562,14 +562,15 @@ def test_the_cli_is_not_recorded_twice(py, tmp_path):
 # -- the installed hook ----------------------------------------------------------------------
 
 def _installed_distribution() -> Any:
-    try:
-        from importlib import metadata
-    except ImportError:  # pragma: no cover
-        return None
-    try:
-        return metadata.distribution("recorder")
-    except metadata.PackageNotFoundError:
-        return None
+    """recorder as installed in this interpreter's site-packages (not an ``.egg-info`` left
+    in the checkout by a build, which ``metadata.distribution`` would find first)."""
+    import sysconfig
+    from importlib import metadata
+    purelib = sysconfig.get_paths()["purelib"]
+    for dist in metadata.distributions(path=[purelib]):
+        if (dist.metadata["Name"] or "").lower() == "recorder":
+            return dist
+    return None
 
 
 def test_the_installed_wheel_ships_the_hook(tmp_path):
