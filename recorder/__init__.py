@@ -32,13 +32,15 @@ def install(sink: SinkArg, **options: Any) -> Session:
 
     ``options`` are :class:`recorder.config.Config` fields (``backend``, ``trace_stdlib``,
     ...); an option left out (or None) comes from its ``RECORDER_*`` variable, else its
-    default (docs/configuration.md). Frames already running (the caller's and its callers')
-    are reported as ATTACH events. Raises :class:`RecorderError` if a recording is already
-    active, :class:`ConfigError` for a bad option or variable and :class:`BackendError` when
-    the requested backend cannot run here.
+    default (docs/configuration.md). ``filters=[paths]`` adds filter files after
+    ``RECORDER_FILTER``'s (docs/filters.md); a bad filter file raises :class:`ConfigError`.
+    Frames already running (the caller's and its callers') are reported as ATTACH events.
+    Raises :class:`RecorderError` if a recording is already active, :class:`ConfigError`
+    for a bad option or variable and :class:`BackendError` when the requested backend
+    cannot run here.
     """
     given = {name: value for name, value in options.items() if value is not None}
-    config = Config.from_env().updated(**given).validate()
+    config = Config.from_env().with_options(**given).validate()
     return Session(sink, config).start()
 
 

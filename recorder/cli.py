@@ -27,7 +27,7 @@ from recorder.errors import RecorderError
 EXIT_USAGE = 2
 _HERE = os.path.dirname(os.path.abspath(__file__))
 #: Options that take a value (for splitting the command line at the target).
-_VALUE_OPTIONS = {"-o", "--out-dir", "--backend", "--values"}
+_VALUE_OPTIONS = {"-o", "--out-dir", "--backend", "--values", "--filter"}
 
 
 class UsageError(RecorderError):
@@ -52,6 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--values", choices=VALUES_MODES, default=None,
                         help="which values to record (default: %s, or RECORDER_VALUES)"
                              % DEFAULT_VALUES)
+    parser.add_argument("--filter", action="append", default=[], metavar="FILE",
+                        dest="filters",
+                        help="a TOML filter file, applied after RECORDER_FILTER's and the "
+                             "project's [tool.recorder] (repeatable; docs/filters.md)")
     parser.add_argument("--version", action="version",
                         version="recorder %s (Python %d.%d.%d)" % ((__version__,)
                                                                    + sys.version_info[:3]))
@@ -225,6 +229,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def _main(argv: List[str]) -> int:
     import recorder
+    from recorder.filters import load_chain
     from recorder.formats.codetracer import CodeTracerWriter, TraceDirError
     from recorder.session import Session
 
@@ -240,8 +245,11 @@ def _main(argv: List[str]) -> int:
             name: value for name, value in (("backend", namespace.backend),
                                             ("values", namespace.values),
                                             ("out_dir", namespace.out_dir))
-            if value is not None}).validate()
+            if value is not None}).with_options(filters=namespace.filters).validate()
         backend = recorder.backends.select(config.backend)
+        # A bad filter file stops here, before the trace directory or the program is touched.
+        filter_chain = load_chain(config, project_dir=os.path.dirname(
+            os.path.abspath(script)) if script is not None else os.getcwd())
     except RecorderError as exc:
         raise UsageError(str(exc))
     try:
@@ -260,7 +268,7 @@ def _main(argv: List[str]) -> int:
     from recorder.capture import capture_output
 
     try:
-        session = Session(writer, config)
+        session = Session(writer, config, filters=filter_chain)
     except RecorderError as exc:
         writer.close("<not started>")
         raise UsageError(str(exc))

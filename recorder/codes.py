@@ -8,12 +8,10 @@ object's hash is recomputed from its contents on every lookup (research: peers.m
 from __future__ import annotations
 
 import inspect
-import os
 from types import CodeType, FrameType
 from typing import Callable, Dict, List, Optional
 
 from recorder.events import CodeInfo
-from recorder.importhook import HOOK_CODE_IDS
 from recorder.qualname import qualname_of
 
 _GENERATOR_FLAGS = (inspect.CO_GENERATOR | inspect.CO_COROUTINE
@@ -44,8 +42,9 @@ def code_kind(code: CodeType) -> str:
     return "function"
 
 
-#: Decides from a code object's file whether it is recorded at all.
-ScopePredicate = Callable[[CodeType], bool]
+#: Decides whether a code object is recorded at all, from the code and the frame first
+#: running it: ``recorder.filters.FilterEngine`` (the filter chain, docs/filters.md).
+ScopePredicate = Callable[[CodeType, Optional[FrameType]], bool]
 #: Gives the label and module name of module-level code: (label or None, module or None).
 ModuleLabeller = Callable[[CodeType, Optional[dict]], "tuple[Optional[str], Optional[str]]"]
 
@@ -67,7 +66,7 @@ class CodeCatalog:
             return self.infos[key]
         except KeyError:
             pass
-        info = self._describe(code, frame) if self._in_scope(code) else None
+        info = self._describe(code, frame) if self._in_scope(code, frame) else None
         self._keep_alive.append(code)
         self.infos[key] = info
         return info
@@ -94,49 +93,3 @@ class CodeCatalog:
         if id(code) not in self.infos:
             self._keep_alive.append(code)
             self.infos[id(code)] = None
-
-
-def _norm_dir(path: str) -> str:
-    return os.path.normcase(os.path.realpath(path)).rstrip(os.sep) + os.sep
-
-
-class DefaultScope:
-    """Record the program's own code and third-party packages; skip the standard library
-    (including frozen modules, ``<frozen ...>``) and the recorder itself.
-
-    Decided per file name and cached, so a file costs one ``realpath`` in the whole run.
-    ``trace_stdlib=True`` records the standard library too (never the recorder).
-    """
-
-    def __init__(self, trace_stdlib: bool = False) -> None:
-        import sysconfig
-
-        self._own = _norm_dir(os.path.dirname(os.path.abspath(__file__)))
-        paths = sysconfig.get_paths()
-        self._stdlib = tuple({_norm_dir(paths[k]) for k in ("stdlib", "platstdlib") if k in paths})
-        self._site = tuple({_norm_dir(paths[k]) for k in ("purelib", "platlib") if k in paths})
-        self._trace_stdlib = trace_stdlib
-        self._by_file: Dict[str, bool] = {}
-
-    def __call__(self, code: CodeType) -> bool:
-        if id(code) in HOOK_CODE_IDS:
-            return False  # the import hook's frames, filed under importlib's name
-        filename = code.co_filename
-        decision = self._by_file.get(filename)
-        if decision is None:
-            decision = self._by_file[filename] = self._decide(filename)
-        return decision
-
-    def _decide(self, filename: str) -> bool:
-        if filename.startswith("<frozen "):
-            return self._trace_stdlib
-        if filename.startswith("<"):
-            return True  # exec/eval/compile code: it is the program's
-        path = os.path.normcase(os.path.realpath(filename))
-        if path.startswith(self._own):
-            return False
-        if path.startswith(self._site):
-            return True
-        if path.startswith(self._stdlib):
-            return self._trace_stdlib
-        return True

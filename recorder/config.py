@@ -32,7 +32,7 @@ class Config:
     out_dir: str = "trace-out"
     #: Which values the trace writer records: "none", "args" or "full".
     values: str = "full"
-    #: Filter files, in order (docs/filters.md).
+    #: Filter files, in order (docs/filters.md): ``RECORDER_FILTER``'s, then the caller's.
     filters: List[str] = field(default_factory=list)
     #: Record the standard library too.
     trace_stdlib: bool = False
@@ -46,6 +46,7 @@ class Config:
     parent: Optional[str] = None
 
     def __post_init__(self) -> None:
+        self.filters = _filter_paths(self.filters)
         self.validate()
 
     def validate(self, source: str = "") -> "Config":
@@ -73,6 +74,13 @@ class Config:
             raise ConfigError("unknown option%s %s (known: %s)" % (
                 "s" if len(unknown) > 1 else "", ", ".join(unknown), ", ".join(sorted(known))))
         return replace(self, **changes)
+
+    def with_options(self, **changes: Any) -> "Config":
+        """:meth:`updated`, except that ``filters`` are added after this config's (so
+        ``RECORDER_FILTER``'s files apply first, then ``--filter``/``install(filters=)``)."""
+        if changes.get("filters") is not None:
+            changes["filters"] = self.filters + _filter_paths(changes["filters"])
+        return self.updated(**changes)
 
     # -- the environment -----------------------------------------------------------------------
 
@@ -110,6 +118,17 @@ class Config:
     def parent_link(self) -> Optional[Tuple[int, str]]:
         """``parent`` as (pid, trace directory), or None."""
         return None if self.parent is None else _parent_link("parent", self.parent)
+
+
+def _filter_paths(value: Any) -> List[str]:
+    """Filter file paths as a list of str: one path or a list/tuple of paths."""
+    if isinstance(value, (str, os.PathLike)):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or \
+            not all(isinstance(p, (str, os.PathLike)) for p in value):
+        raise ConfigError("filters=%r: give a list of filter file paths (docs/filters.md)"
+                          % (value,))
+    return [os.fspath(p) for p in value]
 
 
 def _choice(source: str, value: Any, allowed: Tuple[str, ...]) -> str:

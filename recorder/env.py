@@ -57,3 +57,6 @@ SCRIPT_PATH_ABSOLUTE: bool = PYVERSION >= (3, 9)
 #: sys.monitoring tool ids we may take, in order of preference. 0 debugger, 1 coverage,
 #: 2 profiler (cProfile on 3.12+), 5 optimizer are conventionally owned by others.
 MONITORING_TOOL_IDS = (4, 3)
+
+#: 3.11+: ``tomllib`` is in the standard library; below, filter files need ``tomli``.
+HAS_TOMLLIB: bool = PYVERSION >= (3, 11)

@@ -15,10 +15,11 @@ import threading
 from typing import Any, Callable, Optional, Union
 
 from recorder.backends import select
-from recorder.codes import CodeCatalog, DefaultScope
+from recorder.codes import CodeCatalog
 from recorder.config import Config
 from recorder.errors import RecorderError, SinkError, warn
 from recorder.events import CallbackSink, Event, Sink
+from recorder.filters import FilterChain, FilterEngine, load_chain
 from recorder.identity import ModuleResolver
 from recorder.importhook import ImportHook
 from recorder.normalise import Normaliser
@@ -46,10 +47,15 @@ class Session:
     #: instead (it knows the exit status).
     stop_at_exit: bool = True
 
-    def __init__(self, sink: SinkArg, config: Optional[Config] = None) -> None:
+    def __init__(self, sink: SinkArg, config: Optional[Config] = None,
+                 filters: Optional[FilterChain] = None) -> None:
+        """``filters``: the chain already loaded (the CLI checks it before anything starts);
+        by default it is loaded from ``config`` and the working directory's project
+        (docs/filters.md). A bad filter file raises :class:`ConfigError`."""
         if sink is None:
             raise RecorderError("no sink: pass sink=callable(event) or a Sink object")
         self.config = config = config if config is not None else Config()
+        chain = filters if filters is not None else load_chain(config)
         self.sink: Sink = sink if hasattr(sink, "emit") else CallbackSink(sink)  # type: ignore
         selection = select(config.backend)
         self.backend_name = selection.name
@@ -61,8 +67,11 @@ class Session:
         #: The one module identity resolver of this session: the catalog names code with it,
         #: the import hook teaches it, the filters ask it (docs/naming.md).
         self.resolver = ModuleResolver(debug=config.log == "debug")
-        self.catalog = CodeCatalog(DefaultScope(trace_stdlib=config.trace_stdlib),
-                                   self.resolver.label_for)
+        #: Scope and value rules, asking that same resolver (recorder/filters.py).
+        self.filters = FilterEngine(chain, self.resolver)
+        self.catalog = CodeCatalog(self.filters, self.resolver.label_for)
+        if hasattr(self.sink, "use_filters"):
+            self.sink.use_filters(self.filters)  # type: ignore[attr-defined]
         self.normaliser = Normaliser(self.sink, self._failed)
         self.import_hook = ImportHook(self.resolver, self.normaliser.imported)
         self.backend = selection.backend(self.catalog, self.normaliser,

@@ -222,6 +222,45 @@ def _native_sized(t: type) -> bool:
             and not isinstance(repr_impl, _PyFunction))
 
 
+def _namedtuple_fields(t: type) -> Optional[Tuple[str, ...]]:
+    """A tuple subclass's ``_fields`` (namedtuple, typing.NamedTuple), read from the class
+    dicts without running user code; None when it has none."""
+    try:
+        for klass in _type_mro(t):
+            fields = _type_dict(klass).get("_fields")
+            if fields is not None:
+                if type(fields) is tuple and all(type(f) is str for f in fields):
+                    return fields
+                return None
+    except Exception:
+        pass
+    return None
+
+
+def _repr_attributes(t: type) -> Optional[Tuple[str, ...]]:
+    """For a type whose ``__repr__`` is a Python function (dataclasses, attrs, hand-written
+    reprs may show attributes): its ``__slots__`` names (the instance ``__dict__`` is read
+    per object). None when the repr cannot show attributes (``object.__repr__`` or C)."""
+    try:
+        impl = None
+        slots: List[str] = []
+        for klass in _type_mro(t):
+            d = _type_dict(klass)
+            if impl is None and "__repr__" in d:
+                impl = d["__repr__"]
+            s = d.get("__slots__")
+            if type(s) is str:
+                s = (s,)
+            if type(s) in (tuple, list):
+                slots.extend(x for x in s if type(x) is str
+                             and x not in ("__dict__", "__weakref__"))
+        if not isinstance(impl, _PyFunction):
+            return None
+        return tuple(slots)
+    except Exception:
+        return None
+
+
 def _safe_repr(obj: Any) -> str:
     """repr(obj), letting any exception through to the caller."""
     r = repr(obj)
@@ -233,7 +272,8 @@ def _safe_repr(obj: Any) -> str:
 class _Class:
     """What the encoder knows about one type (cached by id, holding the type alive)."""
 
-    __slots__ = ("handler", "t", "name", "sized", "length", "iterate", "shape", "tid")
+    __slots__ = ("handler", "t", "name", "sized", "length", "iterate", "shape", "tid",
+                 "scrub", "fields")
 
     def __init__(self, handler: Callable[[Any, int, "_Class"], str], t: type, name: str) -> None:
         self.handler = handler
@@ -244,6 +284,10 @@ class _Class:
         self.iterate: Callable[[Any], Any] = iter
         self.shape = _SEQ
         self.tid = -1
+        #: attribute names to look at before trusting the repr (a Python-level __repr__)
+        self.scrub: Optional[Tuple[str, ...]] = None
+        #: a namedtuple's field names
+        self.fields: Optional[Tuple[str, ...]] = None
 
 
 class ValueEncoder:
@@ -274,6 +318,21 @@ class ValueEncoder:
         self._float_tail = ""
         self._true = ""
         self._false = ""
+        #: Filters (recorder/filters.py): ``name -> 0 allow | 1 redact | 2 drop`` for
+        #: attribute names and string mapping keys; None records everything.
+        self.attr_action: Optional[Callable[[str], int]] = None
+        self._attr_memo: Dict[str, int] = {}
+        #: How many attribute/key values were redacted and dropped.
+        self.attr_redactions = 0
+        self.attr_drops = 0
+        self._hidden = ""
+        #: Texts hidden by name, hidden wherever they appear again (see :meth:`remember`):
+        #: text -> the redacted record, also planted in ``_memo`` so that every fast path
+        #: hides them at no cost; ``secrets_seen`` counts the shared texts merged in.
+        self._secrets: Dict[str, str] = {}
+        self.secrets_seen = 0
+        #: the writer's list of hidden texts, shared by its streams' encoders
+        self.shared_secrets: Optional[List[str]] = None
 
     # -- entry points ---------------------------------------------------------------------
     def encode(self, obj: Any) -> str:
@@ -333,7 +392,7 @@ class ValueEncoder:
             r = '{"kind":"Int","i":' + int.__repr__(obj) + tail
             if -_MEMO_INT < obj < _MEMO_INT:
                 if len(memo) >= _MEMO_MAX:
-                    memo.clear()
+                    self._memo_reset()
                 memo[obj] = r
             return r
         if len(obj) > self._max_string:
@@ -344,7 +403,7 @@ class ValueEncoder:
         r = '{"kind":"String","text":' + json_string(obj) + tail
         if len(obj) <= _MEMO_STR:
             if len(memo) >= _MEMO_MAX:
-                memo.clear()
+                self._memo_reset()
             memo[obj] = r
         return r
 
@@ -431,11 +490,14 @@ class ValueEncoder:
                 if issubclass(t, base):
                     c = _Class(self._h_container, t, name)
                     c.length, c.iterate, c.shape = length, iterate, shape
+                    if shape == _TUP and t is not tuple:
+                        c.fields = _namedtuple_fields(t)
                     return c
         except Exception:
             pass
         c = _Class(self._h_other, t, name)
         c.sized = _native_sized(t)
+        c.scrub = _repr_attributes(t)
         return c
 
     # -- general path -----------------------------------------------------------------------
@@ -482,6 +544,8 @@ class ValueEncoder:
 
     def _h_str(self, obj: Any, depth: int, c: _Class) -> str:
         text = str.__str__(obj)
+        if text in self._secrets:
+            return self._secrets[text]
         return '{"kind":"String","text":%s,"type_id":%d}' % (
             json_string(self._cut(text, self._max_string)),
             self.types.get(TypeKind.STRING, c.name))
@@ -521,12 +585,109 @@ class ValueEncoder:
                 if size > self._max_items:
                     return self._raw("<%s len=%d>" % (c.name, size), TypeKind.RAW, c.name)
             text = _safe_repr(obj)
+            if c.scrub is not None and self.attr_action is not None:
+                text = self._scrub(obj, text, c)
+            if self._secrets:
+                text = self.scrub_text(text)
         except KeyboardInterrupt as e:
             self.interrupt = e
             return self._error("<interrupted>", TypeKind.RAW, c.name)
         except BaseException as e:
             return self._error("<repr failed: %s>" % type_name(type(e)), TypeKind.RAW, c.name)
         return self._raw(self._cut(text, self._max_repr), TypeKind.RAW, c.name)
+
+    # -- filters (docs/filters.md) -------------------------------------------------------------
+    def _attr(self, name: str) -> int:
+        """The filters' action for an attribute name / mapping key, memoised."""
+        memo = self._attr_memo
+        a = memo.get(name)
+        if a is None:
+            if len(memo) >= _MEMO_MAX:
+                memo.clear()
+            a = memo[name] = self.attr_action(name)  # type: ignore[misc]
+        return a
+
+    def hidden(self, action: int) -> str:
+        """The record of a value the filters hid: ``Error "<redacted>"`` (action 1) or
+        ``Error "<dropped>"`` (2, where a value must stand), typed ``<redacted>`` /
+        ``<dropped>`` with TypeKind Raw."""
+        if action == 1:
+            r = self._hidden
+            if not r:
+                r = self._hidden = self._error("<redacted>", TypeKind.RAW, "<redacted>")
+            return r
+        return self._error("<dropped>", TypeKind.RAW, "<dropped>")
+
+    def remember(self, value: Any, shared: Optional[List[str]] = None) -> None:
+        """A value hidden by name: if it is a text of 4 characters or more, hide that text
+        from now on wherever it appears (a String value, an element, a repr, an exception
+        message). ``shared`` (the writer's list) passes it on to the other streams."""
+        if type(value) is not str or len(value) < 4 or value in self._secrets:
+            return
+        if len(self._secrets) >= _MEMO_MAX // 4:
+            return  # bounded; name-based hiding still applies
+        self._secrets[value] = self._memo[value] = self.hidden(1)
+        if shared is not None:
+            shared.append(value)
+            self.secrets_seen += 1
+
+    def learn(self, shared: List[str]) -> None:
+        """Merge the texts other streams hid (``shared[secrets_seen:]``)."""
+        new = shared[self.secrets_seen:]
+        self.secrets_seen += len(new)
+        for text in new:
+            self.remember(text)
+
+    def scrub_text(self, text: str) -> str:
+        """``text`` with every remembered secret text replaced by ``<redacted>``."""
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, "<redacted>")
+        return text
+
+    def _memo_reset(self) -> None:
+        self._memo.clear()
+        self._memo.update(self._secrets)
+
+    def _scrub(self, obj: Any, text: str, c: _Class) -> str:
+        """``text`` (``obj``'s repr) without the values of its hidden attributes: each is
+        replaced by ``<redacted>``; a hidden attribute holding anything but a str, bytes,
+        int or float hides the whole repr."""
+        pairs: List[Tuple[Any, Any]] = []
+        try:
+            d = object.__getattribute__(obj, "__dict__")
+        except Exception:
+            d = None
+        if type(d) is dict:
+            pairs.extend(_dict_items(d))
+        for name in c.scrub:  # type: ignore[union-attr]
+            try:
+                pairs.append((name, object.__getattribute__(obj, name)))
+            except Exception:
+                pass
+        found = []
+        for name, v in pairs:
+            if type(name) is not str or not self._attr(name):
+                continue
+            tv = type(v)
+            if v is None or tv is bool:
+                continue
+            if tv is str or tv is bytes or tv is int or tv is float:
+                found.append(v)
+                self.remember(v, self.shared_secrets)
+            else:
+                self.attr_redactions += 1
+                return "<%s with hidden attributes>" % c.name
+        for v in found:
+            self.attr_redactions += 1
+            form = repr(v)
+            if form in text:
+                text = text.replace(form, "<redacted>")
+            elif type(v) is str and v:
+                text = text.replace(v, "<redacted>")
+            else:
+                text = text.replace(str(v), "<redacted>")
+        return text
 
     def _h_container(self, obj: Any, depth: int, c: _Class) -> str:
         size = c.length(obj)
@@ -548,11 +709,17 @@ class ValueEncoder:
         try:
             if c.shape == _DICT:
                 pair = ',"type_id":%d}' % self.types.get(TypeKind.TUPLE, "tuple")
+                filtered = self.attr_action is not None
                 for k, v in c.iterate(obj):
                     if n >= limit or self._budget <= 0:
                         break
                     self._budget -= 1
                     tk = type(k)
+                    hide = self._attr(k) if filtered and tk is str else 0
+                    if hide == 2:  # dropped: the entry is left out
+                        self.attr_drops += 1
+                        size -= 1
+                        continue
                     kr = memo.get(k) if tk is int or tk is str else None
                     if kr is None:
                         kr = enc(k, depth)
@@ -560,11 +727,32 @@ class ValueEncoder:
                         self._budget -= 1
                     tv = type(v)
                     vr = memo.get(v) if tv is int or tv is str else None
-                    if vr is None:
+                    if hide:
+                        self.attr_redactions += 1
+                        self.remember(v, self.shared_secrets)
+                        vr = self.hidden(1)
+                    elif vr is None:
                         vr = enc(v, depth)
                     else:
                         self._budget -= 1
                     parts.append('{"kind":"Tuple","elements":[' + kr + "," + vr + "]" + pair)
+                    n += 1
+            elif c.fields is not None and self.attr_action is not None:
+                fields = c.fields
+                for item in c.iterate(obj):
+                    if n >= limit or self._budget <= 0:
+                        break
+                    hide = self._attr(fields[n]) if n < len(fields) else 0
+                    if hide:
+                        if hide == 2:
+                            self.attr_drops += 1
+                        else:
+                            self.attr_redactions += 1
+                        self.remember(item, self.shared_secrets)
+                        parts.append(self.hidden(hide))
+                        self._budget -= 1
+                    else:
+                        parts.append(enc(item, depth))
                     n += 1
             else:
                 for item in c.iterate(obj):
@@ -621,6 +809,8 @@ class ValueEncoder:
             msg = "<str failed>"
         if not msg:
             return label
+        if self._secrets:
+            msg = self.scrub_text(msg)
         return self._cut(label + ": " + msg, self._max_repr)
 
     def encode_exception(self, exc: Any, text: Optional[str] = None) -> str:

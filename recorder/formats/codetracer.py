@@ -97,7 +97,8 @@ class _Code:
     """What one stream knows about one code object (keyed by its CodeInfo)."""
 
     __slots__ = ("step", "lines", "call_step", "call", "argnames", "filtered", "locals_ok",
-                 "path_id", "function_id", "firstlineno")
+                 "path_id", "function_id", "firstlineno", "values", "vkind", "vars",
+                 "hidden_args", "ret")
 
     def __init__(self, path_id: int, function_id: int, firstlineno: int, filtered: bool) -> None:
         self.path_id = path_id
@@ -113,6 +114,14 @@ class _Code:
         #: module or class body: show the user's names only
         self.filtered = filtered
         self.locals_ok: Optional[bool] = None
+        #: filters (docs/filters.md): the code's value decisions, "local" or "global", and
+        #: per variable name its Value prefix (recorded), a 1-tuple holding the complete
+        #: redacted record, or False (dropped); decided once per name
+        self.values: Any = None
+        self.vkind = "local"
+        self.vars: Dict[str, Any] = {}
+        self.hidden_args: Optional[Dict[str, int]] = None  # argument name -> 1/2
+        self.ret = 0  # return/yield values: 0 recorded, 1 redacted, 2 dropped
 
 
 class _Stream:
@@ -158,6 +167,13 @@ class _Stream:
         fid = self.function_id(top, 1, "<toplevel>")
         buf.append('{"Call":{"function_id":%d,"args":[]}}' % fid)
         self.enc = ValueEncoder(self.types, writer.value_options)  # registers None = type 0
+        self.enc.attr_action = writer.filters.attr_action if writer.filters else None
+        self.enc.shared_secrets = writer.secret_texts
+        #: how many of writer.secret_texts were scrubbed from this stream's pending records
+        self.scrubbed = 0
+        #: values the filters hid, by kind (local, global, arg, ret)
+        self.redactions: Dict[str, int] = {}
+        self.drops: Dict[str, int] = {}
 
     # -- id tables ---------------------------------------------------------------------------
     def path_id(self, filename: str) -> int:
@@ -189,8 +205,30 @@ class _Stream:
         line = info.firstlineno
         fid = self.function_id(filename, line, info.label)
         c = _Code(self.paths[filename], fid, line, info.kind in ("module", "class"))
+        filters = self.writer.filters
+        if filters is not None:
+            c.values = values = filters.values_for(info)
+            c.vkind = "global" if info.kind == "module" else "local"
+            c.ret = values.ret
         self.codes[info] = c
         return c
+
+    def var(self, c: _Code, name: str) -> Any:
+        """What a value of variable ``name`` in ``c`` becomes (see ``_Code.vars``)."""
+        action = c.values.action(c.vkind, name) if c.values is not None else 0
+        if action == 2:
+            out: Any = False
+        else:
+            out = self.var_prefix.get(name) or self.new_var(name)
+            if action:
+                out = (out + self.enc.hidden(1) + "}}",)
+        c.vars[name] = out
+        return out
+
+    def hide(self, kind: str, action: int) -> None:
+        """Count a value the filters redacted (1) or dropped (2)."""
+        counts = self.redactions if action == 1 else self.drops
+        counts[kind] = counts.get(kind, 0) + 1
 
     def new_var(self, name: str) -> str:
         vid = self.var_ids[name] = len(self.var_ids)
@@ -208,12 +246,14 @@ class _Stream:
         with self.lock:
             if self.closed:
                 return
-            self._write()
+            self._write(final=False)
 
-    def _write(self) -> None:
+    def _write(self, final: bool = True) -> None:
         buf = self.buf
         n = len(buf)
-        if n:
+        if not final:  # with filters, the newest records wait (see CodeTracerWriter.holdback)
+            n -= self.writer.holdback
+        if n > 0:
             data = ",\n".join(buf[:n])
             del buf[:n]  # records appended meanwhile stay (index n onwards)
             if self.written:
@@ -316,6 +356,14 @@ class CodeTracerWriter:
         self.args = list(args) if args is not None else list(sys.argv)
         self.backend = backend
         self.extra_metadata = dict(metadata or {})
+        #: The session's filter engine (recorder/filters.py), set by :meth:`use_filters`.
+        self.filters: Any = None
+        #: Texts the filters hid by name, hidden wherever they appear later (all streams).
+        self.secret_texts: List[str] = []
+        #: With filters, a flush leaves this many newest records of a stream in memory, so
+        #: that a text hidden by name is also scrubbed from the records just before (the
+        #: Return of the function that produced the secret).
+        self.holdback = 0
         self.copy_sources_enabled = copy_sources
         self._flush_records = max(1, int(flush_records))
         self._flush_seconds = float(flush_seconds)
@@ -433,6 +481,7 @@ class CodeTracerWriter:
             return  # the main stream ends at close(), returning the exit status
         st.ended = True
         st.finish(st.enc.none())
+        self._count_hidden(st)
         info = st.describe()
         with self._lock:
             self._streams.pop(st.serial, None)  # type: ignore[arg-type]
@@ -440,6 +489,68 @@ class CodeTracerWriter:
                 del self._by_ident[st.ident]
             self._ended_serials.add(st.serial)
             self._ended_threads.append(info)  # not the stream: its tables are freed
+
+    def use_filters(self, filters: Any) -> None:
+        """Apply a :class:`recorder.filters.FilterEngine`'s value rules (the session calls
+        this before recording starts) and write its chain and counts as ``trace_filter`` in
+        ``trace_metadata.json``."""
+        self.filters = filters
+        self.holdback = 256 if filters is not None else 0
+        with self._lock:
+            streams = list(self._streams.values()) + [self._main]
+        for st in streams:
+            st.enc.attr_action = filters.attr_action if filters is not None else None
+
+    def _scrub_pending(self, st: _Stream) -> None:
+        """Texts hidden since the last call: out of the stream's unwritten records too."""
+        texts = self.secret_texts
+        new = texts[st.scrubbed:]
+        st.scrubbed += len(new)
+        buf = st.buf
+        for text in new:
+            escaped = json_string(text)[1:-1]
+            for i in range(len(buf)):
+                rec = buf[i]
+                if escaped in rec:
+                    buf[i] = rec.replace(escaped, "<redacted>")
+
+    def _scrub_sources(self) -> None:
+        """At close: hidden texts out of the copied sources (``files/``) too."""
+        if not self.secret_texts:
+            return
+        for path in list(self._copied):
+            if path.startswith("<") or not os.path.isabs(path):
+                continue
+            dest = os.path.join(self.out_dir, "files",
+                                os.path.splitdrive(path)[1].lstrip("/\\"))
+            try:
+                with open(dest, "rb") as fh:
+                    data = fh.read()
+                changed = data
+                for text in self.secret_texts:
+                    changed = changed.replace(text.encode("utf-8", "backslashreplace"),
+                                              b"<redacted>")
+                if changed != data:
+                    with open(dest, "wb") as fh:
+                        fh.write(changed)
+            except OSError:
+                pass
+
+    def _count_hidden(self, st: _Stream) -> None:
+        """Hand a stream's counts of hidden values to the filter engine (once)."""
+        filters = self.filters
+        if filters is None:
+            return
+        enc = st.enc
+        redactions, drops = dict(st.redactions), dict(st.drops)
+        if enc.attr_redactions:
+            redactions["attr"] = enc.attr_redactions
+        if enc.attr_drops:
+            drops["attr"] = enc.attr_drops
+        st.redactions.clear()
+        st.drops.clear()
+        enc.attr_redactions = enc.attr_drops = 0
+        filters.count(redactions, drops)
 
     def detached(self, st: _Stream) -> str:
         """The return value of an activation closed by the recorder, not the program."""
@@ -471,7 +582,21 @@ class CodeTracerWriter:
             if st.depth <= 0:
                 return  # a frame whose start we never recorded: keep the stream balanced
             st.depth -= 1
-            rv = st.enc.encode(value) if self._args_on else st.enc.none()
+            if not self._args_on:
+                rv = st.enc.none()
+            elif self.filters is None:
+                rv = st.enc.encode(value)
+            else:
+                c = st.codes.get(code)  # type: ignore[arg-type]
+                hidden = c.ret if c is not None else 0
+                if hidden:
+                    st.hide("ret", hidden)
+                    st.enc.remember(value, self.secret_texts)
+                    rv = st.enc.hidden(hidden)
+                else:
+                    rv = st.enc.encode(value)
+                if len(self.secret_texts) != st.scrubbed:
+                    self._scrub_pending(st)
             st.buf.append('{"Return":{"return_value":' + rv + "}}")
             self._maybe_flush(st)
         elif kind is _UNWIND:
@@ -514,6 +639,8 @@ class CodeTracerWriter:
             c = st.code(code)
         buf = st.buf
         args = ""
+        if len(self.secret_texts) != st.enc.secrets_seen:
+            st.enc.learn(self.secret_texts)  # texts another thread hid
         if kind is not _RESUME and self._args_on and frame is not None:
             args = self._call_args(st, c, frame)
         st.last_exc = None
@@ -521,6 +648,8 @@ class CodeTracerWriter:
         buf.append(c.call + args + "]}}")
         st.depth += 1
         st.calls += 1
+        if len(self.secret_texts) != st.scrubbed:
+            self._scrub_pending(st)
         if kind is _ATTACH and line is not None:
             # where the already running frame is now
             rec = c.step + str(line) + "}}"
@@ -537,6 +666,9 @@ class CodeTracerWriter:
                 n = co.co_argcount + co.co_kwonlyargcount
                 n += bool(co.co_flags & 0x04) + bool(co.co_flags & 0x08)  # *args, **kwargs
                 names = c.argnames = co.co_varnames[:n] if not c.filtered else ()
+                if c.values is not None:
+                    hidden = {a: c.values.action("arg", a) for a in names}
+                    c.hidden_args = {a: h for a, h in hidden.items() if h} or None
             if not names:
                 return ""
             loc = frame.f_locals
@@ -544,13 +676,22 @@ class CodeTracerWriter:
             buf = st.buf
             prefixes = st.var_prefix
             ids = st.var_ids
+            hidden_args = c.hidden_args
             out = []
             for name in names:
                 try:
                     v = loc[name]
                 except KeyError:
                     continue
-                vj = enc(v)
+                if hidden_args is not None and name in hidden_args:
+                    h = hidden_args[name]
+                    st.hide("arg", h)
+                    st.enc.remember(v, self.secret_texts)
+                    if h == 2:
+                        continue
+                    vj = st.enc.hidden(1)
+                else:
+                    vj = enc(v)
                 p = prefixes.get(name)
                 if p is None:
                     p = st.new_var(name)
@@ -568,11 +709,13 @@ class CodeTracerWriter:
             ok = c.locals_ok = self._locals_safe(frame)
         if not ok:
             return
+        if len(self.secret_texts) != st.enc.secrets_seen:
+            st.enc.learn(self.secret_texts)  # texts another thread hid
         try:
             items = frame.f_locals.items()
             enc = st.enc.encode
             app = st.buf.append
-            prefixes = st.var_prefix
+            names = c.vars
             if c.filtered:
                 for name, v in items:
                     if type(name) is not str or (name[:2] == "__" and name[-2:] == "__"):
@@ -581,20 +724,36 @@ class CodeTracerWriter:
                     if (tv is _FunctionType or tv is _ModuleType or tv is _BuiltinType
                             or issubclass(tv, type)):
                         continue
-                    p = prefixes.get(name)
+                    p = names.get(name)
                     if p is None:
-                        p = st.new_var(name)
-                    app(p + enc(v) + "}}")
+                        p = st.var(c, name)
+                    if p.__class__ is str:
+                        app(p + enc(v) + "}}")
+                    else:
+                        self._hidden_var(st, c, p, v)
             else:
                 for name, v in items:
-                    p = prefixes.get(name)
+                    p = names.get(name)
                     if p is None:
-                        p = st.new_var(name)
-                    app(p + enc(v) + "}}")
+                        p = st.var(c, name)
+                    if p.__class__ is str:
+                        app(p + enc(v) + "}}")
+                    else:
+                        self._hidden_var(st, c, p, v)
         except KeyboardInterrupt:
             raise
         except Exception:
             pass  # e.g. a namespace changed size under us (another thread): values lost
+        if len(self.secret_texts) != st.scrubbed:
+            self._scrub_pending(st)
+
+    def _hidden_var(self, st: _Stream, c: _Code, p: Any, v: Any) -> None:
+        if p:  # redacted: the complete record
+            st.buf.append(p[0])
+            st.hide(c.vkind, 1)
+        else:
+            st.hide(c.vkind, 2)
+        st.enc.remember(v, self.secret_texts)
 
     def _locals_safe(self, frame: FrameType) -> bool:
         """False where reading f_locals would corrupt the frame (3.12 settrace, a code
@@ -653,6 +812,10 @@ class CodeTracerWriter:
             st = self._main
         if st.closed:
             return
+        if self.secret_texts:  # what the filters hid never reaches the disk as output either
+            if len(self.secret_texts) != st.enc.secrets_seen:
+                st.enc.learn(self.secret_texts)
+            text = st.enc.scrub_text(text)
         meta = json_string('{"stream":"%s","thread":%s}' % (
             stream, "null" if st.serial is None else int(st.serial)))
         head = '{"Event":{"kind":%d,"metadata":%s,"content":' % (kind, meta)
@@ -712,6 +875,9 @@ class CodeTracerWriter:
             main.finish(top)
         except Exception as exc:
             first_error = first_error or exc
+        for st in streams + [main]:
+            self._count_hidden(st)
+        self._scrub_sources()
         try:
             self._write_metadata(complete=True)
         except Exception as exc:
@@ -762,6 +928,8 @@ class CodeTracerWriter:
             "complete": complete,
             "threads": threads,
         }
+        if self.filters is not None:
+            data["trace_filter"] = self.filters.metadata()
         for key, val in self.extra_metadata.items():
             data.setdefault(key, val)
         _write_json_atomic(os.path.join(self.out_dir, "trace_metadata.json"), data)
