@@ -42,6 +42,7 @@ import shutil
 import signal
 import sys
 import threading
+import time
 from types import FrameType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -77,9 +78,9 @@ if os.environ.get("RECORDER_TRACE", "").strip():
 #: (the CLI writes 130 for KeyboardInterrupt the same way).
 _SIGNAL_BASE = 128
 
-#: How often a SIGTERM that arrives while the main thread is inside the recorder is put off
-#: (5 ms apart) before the trace is closed anyway.
-_MAX_DEFERRALS = 200
+#: How long the SIGTERM helper waits for the main thread to leave the recorder before it
+#: closes the trace anyway (see _on_signal).
+_MAX_DEFER_SECONDS = 2.0
 
 
 class _State:
@@ -97,7 +98,9 @@ class _State:
         #: set by a hook that knows how the process ends (os._exit, a signal, exec)
         self.status: Any = None
         self.last_exception_at_start: Any = None
-        self.deferrals = 0
+        #: the helper thread closing the trace after a SIGTERM (see _on_signal)
+        self.terminating: Optional[threading.Thread] = None
+        self.terminated = False
         self.main: Optional[_MainWatch] = None
         #: a trace is being closed; a SIGTERM meanwhile waits in pending_signal
         self.closing = False
@@ -261,7 +264,6 @@ def _begin(parent: Optional[Tuple[int, str]], started_by: str,
     _state.pid = os.getpid()
     _state.parent = parent
     _state.status = None
-    _state.deferrals = 0
     for name, value in exports.items():
         os.environ[name] = value
     return path
@@ -409,6 +411,7 @@ def _returned(frame: FrameType) -> bool:
 
 
 def _at_exit() -> None:
+    _await_termination()
     _finish(_exit_status())
 
 
@@ -433,6 +436,7 @@ def _wrap_exit(real: Callable[[int], Any]) -> Callable[[int], Any]:
     @functools.wraps(real)
     def _exit(status: int) -> Any:
         # os._exit skips atexit: close the trace first (multiprocessing's fork workers end so)
+        _await_termination()
         _finish(status if isinstance(status, int) and not isinstance(status, bool)
                 else "<exit>")
         return real(status)
@@ -472,30 +476,84 @@ def _install_sigterm() -> None:
 
 
 def _on_signal(signum: int, frame: Optional[FrameType]) -> None:
-    """SIGTERM: close the trace, then die by the signal exactly as without us."""
+    """SIGTERM: close the trace, then die by the signal exactly as without us.
+
+    Python runs this between two bytecodes of the main thread, often half way through the
+    recorder writing an event (a stream's lock held, a Call written but not yet counted):
+    closing the trace there could deadlock or leave it unbalanced. Then a helper thread
+    stops the backend (no new event starts), waits until the main thread has left the
+    recorder, closes the trace and sends the signal again, which lands here once more, now
+    with nothing left to do but die (only the main thread may restore the default action).
+    """
+    if _state.terminating is not None:
+        if _state.terminated:
+            _die(signum)  # the helper has closed the trace
+        return  # the helper is still at work; it sends the signal again when done
     try:
         if _state.closing:
             # It interrupted our own closing of the trace (atexit, os._exit): let that
             # finish (_finish dies by the signal right after).
             _state.pending_signal = signum
             return
-        if (_state.session is not None and _inside_recorder(frame)
-                and _state.deferrals < _MAX_DEFERRALS):
-            # The main thread was stopped inside the recorder (half way through an
-            # event): closing the trace now could write it unbalanced. Ask again in 5 ms.
-            _state.deferrals += 1
+        if _state.session is not None and _inside_recorder(frame):
+            helper = threading.Thread(target=_terminate, args=(signum,),
+                                      name="recorder-sigterm", daemon=True)
+            _state.terminating = helper
             try:
-                timer = threading.Timer(0.005, _resend, (signum,))
-                timer.daemon = True
-                timer.start()
+                helper.start()
                 return
             except Exception:
-                pass  # no thread can start (interpreter shutdown): close now
+                _state.terminating = None  # no thread can start (shutdown): close here
         _state.status = _SIGNAL_BASE + signum
         _finish(_SIGNAL_BASE + signum)
     except Exception:
         pass
     _die(signum)
+
+
+def _terminate(signum: int) -> None:
+    """The helper thread of :func:`_on_signal`."""
+    session = _state.session
+    try:
+        if session is not None:
+            session.backend.stop()  # the main thread starts no new event
+            deadline = time.monotonic() + _MAX_DEFER_SECONDS
+            ident = threading.main_thread().ident
+            while time.monotonic() < deadline:
+                frame = sys._current_frames().get(ident)  # type: ignore[arg-type]
+                if not _inside_recorder(frame) or _in_signal_handler(frame):
+                    break
+                time.sleep(0.0005)
+        _state.status = _SIGNAL_BASE + signum
+        _finish(_SIGNAL_BASE + signum)
+    except Exception:
+        pass
+    finally:
+        _state.session = None
+        _state.terminated = True
+        try:
+            os.kill(os.getpid(), signum)
+        except OSError:
+            pass
+
+
+def _in_signal_handler(frame: Optional[FrameType]) -> bool:
+    """The main thread waits in our own handler (at exit, for the helper): not an event."""
+    while frame is not None:
+        if frame.f_code is _on_signal.__code__ or frame.f_code is _await_termination.__code__:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _await_termination() -> None:
+    """The program reached its end (atexit, os._exit) while the SIGTERM helper works: wait
+    for it, then die by the signal as the program would have."""
+    helper = _state.terminating
+    if helper is None:
+        return
+    helper.join(_MAX_DEFER_SECONDS + 1.0)
+    _die(signal.SIGTERM)
 
 
 def _die(signum: int) -> None:
@@ -510,13 +568,6 @@ def _die(signum: int) -> None:
         os.kill(os.getpid(), signum)
     finally:
         _state.real_exit(_SIGNAL_BASE + signum)  # only if the signal is blocked
-
-
-def _resend(signum: int) -> None:
-    try:
-        os.kill(os.getpid(), signum)
-    except OSError:
-        pass
 
 
 def _inside_recorder(frame: Optional[FrameType]) -> bool:
@@ -534,6 +585,8 @@ def _on_fork(parent_session: Any) -> None:
     """``Session.on_fork``: in the child of ``os.fork()`` (the parent's recording is already
     dropped), start the child's own trace, linked to the parent's."""
     parent = (_state.pid, _state.trace_dir or "")
+    _state.terminating = None  # a SIGTERM helper thread does not survive the fork
+    _state.terminated = False
     _state.session = None
     _state.trace_dir = None
     _state.status = None

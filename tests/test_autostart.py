@@ -173,11 +173,13 @@ def only(found: Dict[str, TraceDir], prefix: str) -> TraceDir:
 def test_unset_or_empty_records_nothing_and_imports_nothing(py, tmp_path, value):
     env = {} if value is None else {"RECORDER_TRACE": value}
     proc = run(py, tmp_path, """
-        import sys
-        print(sorted(m for m in sys.modules if m.split(".")[0] == "recorder"))
+        import subprocess, sys
+        ours = "sorted(m for m in sys.modules if m.split('.')[0] == 'recorder')"
+        print("parent", eval(ours))
+        subprocess.run([sys.executable, "-c", "import sys; print('child', %s)" % ours])
     """, trace=False, **env)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "[]\n" and proc.stderr == ""
+    assert proc.stdout == "parent []\nchild []\n" and proc.stderr == ""
     assert os.listdir(str(tmp_path)) == ["app.py"]
 
 
@@ -411,28 +413,51 @@ def test_threads_still_running_at_exit_are_closed_with_the_marker(py, tmp_path):
     assert last[-2]["Return"]["return_value"]["msg"] == "<detached>"  # spin, still running
 
 
-@posix_only
-def test_sigkill_leaves_a_readable_prefix(py, tmp_path):
-    (tmp_path / "busy.py").write_text(textwrap.dedent("""
-        import time
-        def step(i):
-            return i * 2
-        start = time.monotonic()
-        i = 0
-        while True:
-            step(i)
-            i += 1
-            if i % 1000 == 0 and time.monotonic() - start > 0.6:
-                print("ready", flush=True)
-                start = float("inf")
-    """))
+BUSY = """
+    import time
+    def step(i):
+        return i * 2
+    start = time.monotonic()
+    i = 0
+    while True:
+        step(i)
+        i += 1
+        if i % 1000 == 0 and time.monotonic() - start > {warmup}:
+            print("ready", flush=True)
+            start = float("inf")
+"""
+
+
+def start_busy(py: str, tmp_path: Any, warmup: float) -> "subprocess.Popen[bytes]":
+    """A program recording as fast as it can, once it has run for ``warmup`` seconds."""
+    (tmp_path / "busy.py").write_text(textwrap.dedent(BUSY.format(warmup=warmup)))
     proc = subprocess.Popen([py, "busy.py"], cwd=str(tmp_path), stdout=subprocess.PIPE,
                             env=clean_env(RECORDER_TRACE=str(tmp_path / "traces")))
+    assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+    return proc
+
+
+@posix_only
+def test_sigterm_from_outside_in_the_middle_of_recording(py, tmp_path):
+    """Most of a busy recorded program's time is spent inside the recorder: the handler
+    then waits until the event is written, and the trace is still balanced."""
+    proc = start_busy(py, tmp_path, warmup=0.1)
     try:
-        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+        proc.terminate()
+        proc.wait(30)
     finally:
         proc.kill()
-        proc.wait(30)
+    assert proc.returncode == -signal.SIGTERM
+    trace = only(traces(tmp_path / "traces", count=1), "busy")
+    assert_balanced(trace)
+    assert status(trace) == 128 + signal.SIGTERM and detached(trace) >= 1
+
+
+@posix_only
+def test_sigkill_leaves_a_readable_prefix(py, tmp_path):
+    proc = start_busy(py, tmp_path, warmup=0.6)  # past the writer's time-based flush
+    proc.kill()
+    proc.wait(30)
     assert proc.returncode == -signal.SIGKILL
     (name,) = os.listdir(str(tmp_path / "traces"))
     trace = read_trace_dir(str(tmp_path / "traces" / name))
