@@ -521,7 +521,7 @@ def _terminate(signum: int) -> None:
             ident = threading.main_thread().ident
             while time.monotonic() < deadline:
                 frame = sys._current_frames().get(ident)  # type: ignore[arg-type]
-                if not _inside_recorder(frame) or _in_signal_handler(frame):
+                if not _inside_recorder(frame) or _waiting_for_helper(frame):
                     break
                 time.sleep(0.0005)
         _state.status = _SIGNAL_BASE + signum
@@ -537,10 +537,10 @@ def _terminate(signum: int) -> None:
             pass
 
 
-def _in_signal_handler(frame: Optional[FrameType]) -> bool:
-    """The main thread waits in our own handler (at exit, for the helper): not an event."""
+def _waiting_for_helper(frame: Optional[FrameType]) -> bool:
+    """The main thread waits for the helper (at exit): it is writing no event."""
     while frame is not None:
-        if frame.f_code is _on_signal.__code__ or frame.f_code is _await_termination.__code__:
+        if frame.f_code is _await_termination.__code__:
             return True
         frame = frame.f_back
     return False
