@@ -12,6 +12,7 @@ function's line. :func:`repair_trace` turns a truncated file into a complete, ba
 """
 from __future__ import annotations
 
+import gc
 import glob
 import json
 import os
@@ -124,10 +125,23 @@ class TraceDir:
     metadata: Optional[Dict[str, Any]]
 
 
+def _read_all(reader: "EventReader") -> List[Any]:
+    """``list(reader)`` with the cyclic GC paused: every record is a few new dicts, and with
+    the GC on, collections re-walk the growing list of records again and again (reading
+    40k records took 8 s instead of 0.4 s)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return list(reader)
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def read_events(path: str) -> TraceRead:
     """Every whole record of ``path`` (see :class:`EventReader`)."""
     reader = EventReader(path)
-    events = list(reader)
+    events = _read_all(reader)
     return TraceRead(path, events, reader.complete, reader.error)
 
 
@@ -269,7 +283,7 @@ def repair_trace(path: str) -> Balance:
     ``Return`` (an ``Error "<detached>"`` value, TypeKind Error) for every Call still open,
     and close the array. A complete file is left as it is. Returns the new balance."""
     reader = EventReader(path)
-    events = list(reader)
+    events = _read_all(reader)
     if reader.complete:
         return check_balance(events)
     ntypes = sum(1 for e in events if isinstance(e, dict) and "Type" in e)
