@@ -256,6 +256,26 @@ class MonitoringBackend:
             line = the_rules.line
             py_return, py_yield = the_rules.return_, the_rules.yield_
             py_unwind, raise_ = the_rules.unwind, the_rules.raise_
+        elif single:
+            # One thread, frames wanted (the trace writer's values): the thread's rule
+            # functions are bound here, so each event costs this wrapper and the rule.
+            r_line, r_return, r_yield = the_rules.line, the_rules.return_, the_rules.yield_
+            r_unwind, r_raise = the_rules.unwind, the_rules.raise_
+
+            def line(code: CodeType, line_number: int) -> Any:
+                r_line(code, line_number, getframe(1))
+
+            def py_return(code: CodeType, offset: int, value: Any) -> Any:
+                r_return(code, offset, value, getframe(1))
+
+            def py_yield(code: CodeType, offset: int, value: Any) -> Any:
+                r_yield(code, offset, value, getframe(1))
+
+            def py_unwind(code: CodeType, offset: int, exc: BaseException) -> Any:
+                r_unwind(code, offset, exc, getframe(1))
+
+            def raise_(code: CodeType, offset: int, exc: BaseException) -> Any:
+                r_raise(code, offset, exc, getframe(1))
         else:
             def line(code: CodeType, line_number: int) -> Any:
                 try:
