@@ -10,7 +10,8 @@ dependencies (typing_extensions; tomli where installed):
             site-packages holds ``recorder/`` and ``recorder_autostart.pth`` exactly as
             ``pip install`` leaves them (``--from-checkout`` copies them instead, offline)
 Each run is ``python -c pass`` as a fresh process; runs alternate between the venvs, and the
-median wall time of each is reported, with the ratio and the difference. Also shown: the
+median wall time of each is reported, with the ratio and the difference, and the median CPU
+time (steadier than wall time on a busy machine). Also shown: the
 ``.pth`` line alone, executed in-process (what the hook itself costs), a check that no
 ``recorder`` module is imported at start-up, and start-up with RECORDER_TRACE set (the
 process then records itself). Timing goals live here, never in tests (docs/autostart.md).
@@ -28,7 +29,7 @@ import tempfile
 import time
 import timeit
 import zipfile
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -100,10 +101,20 @@ def clean_env() -> Dict[str, str]:
             if not k.startswith("RECORDER_") and k not in ("PYTHONPATH", "PYTHONSTARTUP")}
 
 
-def run_once(python: str, env: Dict[str, str], cwd: str) -> float:
+def run_once(python: str, env: Dict[str, str], cwd: str) -> Tuple[float, float]:
+    """Wall time and CPU time (user + system, from wait4: steadier on a busy machine)."""
     t0 = time.perf_counter()
-    subprocess.run([python, "-c", "pass"], env=env, cwd=cwd, check=True)
-    return time.perf_counter() - t0
+    proc = subprocess.Popen([python, "-c", "pass"], env=env, cwd=cwd)
+    if hasattr(os, "wait4"):
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = status
+        cpu = usage.ru_utime + usage.ru_stime
+    else:  # pragma: no cover - not POSIX
+        proc.wait()
+        cpu = float("nan")
+    wall = time.perf_counter() - t0
+    assert proc.returncode == 0
+    return wall, cpu
 
 
 def main(argv: List[str]) -> int:
@@ -139,11 +150,16 @@ def main(argv: List[str]) -> int:
             run_once(py_without, env, tmp)
             run_once(py_with, env, tmp)
         times: Dict[str, List[float]] = {"without": [], "with": []}
+        cpu: Dict[str, List[float]] = {"without": [], "with": []}
         for _ in range(options.runs):
-            times["without"].append(run_once(py_without, env, tmp))
-            times["with"].append(run_once(py_with, env, tmp))
+            for name, python in (("without", py_without), ("with", py_with)):
+                wall, used = run_once(python, env, tmp)
+                times[name].append(wall)
+                cpu[name].append(used)
         med_without = statistics.median(times["without"])
         med_with = statistics.median(times["with"])
+        cpu_without = statistics.median(cpu["without"])
+        cpu_with = statistics.median(cpu["with"])
 
         with open(hook) as fh:
             line = fh.read().strip()
@@ -157,7 +173,7 @@ def main(argv: List[str]) -> int:
                 os.environ["RECORDER_TRACE"] = saved
 
         traces = os.path.join(tmp, "traces")
-        recording = [run_once(py_with, dict(env, RECORDER_TRACE=traces), tmp)
+        recording = [run_once(py_with, dict(env, RECORDER_TRACE=traces), tmp)[0]
                      for _ in range(max(5, options.runs // 20))]
 
         print("start-up of `python -c pass`, Python %s, %d runs per venv (recorder: %s)"
@@ -169,6 +185,8 @@ def main(argv: List[str]) -> int:
         print("  ratio with/without               median %.3f (%+.2f ms), fastest %.3f"
               % (med_with / med_without, (med_with - med_without) * 1e3,
                  min(times["with"]) / min(times["without"])))
+        print("  CPU time (user+sys) median       %.2f ms without, %.2f ms with: ratio %.3f"
+              % (cpu_without * 1e3, cpu_with * 1e3, cpu_with / cpu_without))
         print("  the .pth line alone (unset)      %7.2f us per start (compile + run, as site)"
               % (per_exec * 1e6))
         print("  recorder modules imported (unset): %s" % imported)
