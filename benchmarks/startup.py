@@ -4,7 +4,7 @@ without it: what installing the auto-start hook costs every Python process on th
     python benchmarks/startup.py [--runs 200] [--python PATH] [--from-checkout]
 
 Two venvs of the same interpreter, made in a temporary directory, each with recorder's
-dependencies (typing_extensions; tomli where installed):
+dependencies (tomli, where installed: 3.8-3.10):
   without   nothing else
   with      recorder installed from a wheel built from this checkout (``pip wheel``), so its
             site-packages holds ``recorder/`` and ``recorder_autostart.pth`` exactly as
@@ -60,7 +60,7 @@ def make_venv(root: str, python: str) -> str:
     os.symlink(base, os.path.join(root, "bin", "python"))
     site = os.path.join(root, "lib", "python" + version.rsplit(".", 1)[0], "site-packages")
     os.makedirs(site)
-    for name in ("typing_extensions", "tomli"):  # the dependencies, where installed
+    for name in ("tomli",):  # the dependencies (pyproject.toml), where installed
         origin = subprocess.run(
             [python, "-c", "import importlib.util as u; s = u.find_spec(%r); "
                            "print(s.origin if s else '')" % name],

@@ -2,8 +2,8 @@
 
 The hook is tested as it is installed, without installing the package: each test runs a
 small venv (made by hand in a few milliseconds: a ``pyvenv.cfg`` and a symlink to this
-interpreter) whose site-packages holds the checkout on a path line, typing_extensions and
-``recorder_autostart.pth`` copied from the checkout, so the interpreter processes the hook
+interpreter) whose site-packages holds the checkout on a path line, recorder's dependencies
+and ``recorder_autostart.pth`` copied from the checkout, so the interpreter processes the hook
 exactly as it processes the installed one. ``test_the_installed_wheel_ships_the_hook``
 checks the real installation where there is one (tox installs the wheel).
 """
@@ -67,7 +67,7 @@ def make_venv(root: str, hook: bool = True) -> str:
 
 
 #: recorder's dependencies (pyproject.toml), copied into the test venvs where installed.
-DEPENDENCIES = ("typing_extensions", "tomli")
+DEPENDENCIES = ("tomli",)
 
 
 def copy_module(name: str, site: str) -> None:
