@@ -40,7 +40,6 @@ The recorder's own code and the import hook's frames are never recorded, whateve
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import os
 import re
 import sys
@@ -542,6 +541,11 @@ def _toml_module() -> Any:
     return tomli
 
 
+def _sha256(raw: bytes) -> str:
+    import hashlib  # only when there is a file: loading OpenSSL costs start-up time
+    return hashlib.sha256(raw).hexdigest()
+
+
 def _read(path: str, origin: str) -> Tuple[bytes, Dict[str, Any]]:
     try:
         with open(path, "rb") as handle:
@@ -572,7 +576,7 @@ def load_file(path: str) -> FilterSource:
     raw, data = _read(path, origin)
     name = os.path.splitext(os.path.basename(path))[0]
     return parse_source(data, name, "file", origin, os.path.dirname(_norm_path(path)), path,
-                        hashlib.sha256(raw).hexdigest())
+                        _sha256(raw))
 
 
 #: A ``[tool.recorder]`` (or ``[tool.recorder.x]``, ``[[tool.recorder.x]]``) table header.
@@ -599,8 +603,7 @@ def load_pyproject(path: str, required: bool = False) -> Optional[FilterSource]:
             raise _fail(origin, "", "the file has no [tool.recorder] table")
         return None
     return parse_source(table, "pyproject", "pyproject", origin,
-                        os.path.dirname(_norm_path(path)), path,
-                        hashlib.sha256(raw).hexdigest())
+                        os.path.dirname(_norm_path(path)), path, _sha256(raw))
 
 
 def find_pyproject(start: str) -> Optional[str]:

@@ -710,12 +710,18 @@ class ValueEncoder:
             if c.shape == _DICT:
                 pair = ',"type_id":%d}' % self.types.get(TypeKind.TUPLE, "tuple")
                 filtered = self.attr_action is not None
+                attr_memo = self._attr_memo
                 for k, v in c.iterate(obj):
                     if n >= limit or self._budget <= 0:
                         break
                     self._budget -= 1
                     tk = type(k)
-                    hide = self._attr(k) if filtered and tk is str else 0
+                    if filtered and tk is str:
+                        hide = attr_memo.get(k)
+                        if hide is None:
+                            hide = self._attr(k)
+                    else:
+                        hide = 0
                     if hide == 2:  # dropped: the entry is left out
                         self.attr_drops += 1
                         size -= 1

@@ -174,6 +174,8 @@ class _Stream:
         #: values the filters hid, by kind (local, global, arg, ret)
         self.redactions: Dict[str, int] = {}
         self.drops: Dict[str, int] = {}
+        #: code -> 1/2 for the codes whose return values the filters hide
+        self.hidden_ret: Dict[CodeInfo, int] = {}
 
     # -- id tables ---------------------------------------------------------------------------
     def path_id(self, filename: str) -> int:
@@ -210,6 +212,8 @@ class _Stream:
             c.values = values = filters.values_for(info)
             c.vkind = "global" if info.kind == "module" else "local"
             c.ret = values.ret
+            if c.ret:
+                self.hidden_ret[info] = c.ret
         self.codes[info] = c
         return c
 
@@ -584,17 +588,15 @@ class CodeTracerWriter:
             st.depth -= 1
             if not self._args_on:
                 rv = st.enc.none()
-            elif self.filters is None:
+            elif not st.hidden_ret or code not in st.hidden_ret:
                 rv = st.enc.encode(value)
+                if self.secret_texts and len(self.secret_texts) != st.scrubbed:
+                    self._scrub_pending(st)
             else:
-                c = st.codes.get(code)  # type: ignore[arg-type]
-                hidden = c.ret if c is not None else 0
-                if hidden:
-                    st.hide("ret", hidden)
-                    st.enc.remember(value, self.secret_texts)
-                    rv = st.enc.hidden(hidden)
-                else:
-                    rv = st.enc.encode(value)
+                hidden = st.hidden_ret[code]  # type: ignore[index]
+                st.hide("ret", hidden)
+                st.enc.remember(value, self.secret_texts)
+                rv = st.enc.hidden(hidden)
                 if len(self.secret_texts) != st.scrubbed:
                     self._scrub_pending(st)
             st.buf.append('{"Return":{"return_value":' + rv + "}}")
@@ -639,8 +641,9 @@ class CodeTracerWriter:
             c = st.code(code)
         buf = st.buf
         args = ""
-        if len(self.secret_texts) != st.enc.secrets_seen:
-            st.enc.learn(self.secret_texts)  # texts another thread hid
+        secrets = self.secret_texts
+        if secrets and len(secrets) != st.enc.secrets_seen:
+            st.enc.learn(secrets)  # texts another thread hid
         if kind is not _RESUME and self._args_on and frame is not None:
             args = self._call_args(st, c, frame)
         st.last_exc = None
@@ -648,7 +651,7 @@ class CodeTracerWriter:
         buf.append(c.call + args + "]}}")
         st.depth += 1
         st.calls += 1
-        if len(self.secret_texts) != st.scrubbed:
+        if secrets and len(secrets) != st.scrubbed:
             self._scrub_pending(st)
         if kind is _ATTACH and line is not None:
             # where the already running frame is now
@@ -709,8 +712,9 @@ class CodeTracerWriter:
             ok = c.locals_ok = self._locals_safe(frame)
         if not ok:
             return
-        if len(self.secret_texts) != st.enc.secrets_seen:
-            st.enc.learn(self.secret_texts)  # texts another thread hid
+        secrets = self.secret_texts
+        if secrets and len(secrets) != st.enc.secrets_seen:
+            st.enc.learn(secrets)  # texts another thread hid
         try:
             items = frame.f_locals.items()
             enc = st.enc.encode
@@ -744,7 +748,7 @@ class CodeTracerWriter:
             raise
         except Exception:
             pass  # e.g. a namespace changed size under us (another thread): values lost
-        if len(self.secret_texts) != st.scrubbed:
+        if secrets and len(secrets) != st.scrubbed:
             self._scrub_pending(st)
 
     def _hidden_var(self, st: _Stream, c: _Code, p: Any, v: Any) -> None:
