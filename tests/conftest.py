@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Callable, Iterable, List, Optional
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
 import pytest
 
@@ -54,6 +55,20 @@ def assert_balanced(events: List[Event]) -> None:
                 start = opened.pop()
                 assert (start.code, start.depth) == (event.code, event.depth), (start, event)
         assert not opened, "thread %s left open: %r" % (thread, opened)
+
+
+def write_tree(root: "Path", files: Dict[str, str]) -> "Path":
+    """Create ``files`` ({relative path: source, dedented}) under ``root``; new modules are
+    importable at once."""
+    import importlib
+    import textwrap
+
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    importlib.invalidate_caches()
+    return root
 
 
 def kinds_and_labels(events: List[Event]) -> List[tuple]:

@@ -26,20 +26,13 @@ from recorder.filters import (ALLOW, DROP, REDACT, FilterChain, FilterEngine, bu
                               identifier_words, load_chain, load_file, parse_selector)
 from recorder.identity import ModuleResolver
 from recorder.session import active_session
-from conftest import BACKENDS, RECORDER_DIR
+from conftest import RECORDER_DIR, write_tree
 
 ROOT = os.path.dirname(RECORDER_DIR)
 
 
 # -- helpers ------------------------------------------------------------------------------------
 
-def write_tree(root: Path, files: Dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    importlib.invalidate_caches()
-    return root
 
 
 def toml(path: Path, text: str) -> str:
@@ -69,9 +62,6 @@ def called(events: List[Event], under: Optional[str] = None) -> List[str]:
     return out
 
 
-@pytest.fixture(params=BACKENDS)
-def backend(request: Any) -> str:
-    return request.param
 
 
 @pytest.fixture

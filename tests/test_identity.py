@@ -15,7 +15,6 @@ import py_compile
 import runpy
 import subprocess
 import sys
-import textwrap
 import threading
 import zipfile
 from pathlib import Path
@@ -27,6 +26,8 @@ import pytest
 from recorder.identity import ModuleResolver, is_dotted_name
 from recorder.importhook import ImportHook
 
+from conftest import write_tree
+
 REPO = str(Path(__file__).resolve().parents[1])
 
 Captured = List[Tuple[CodeType, dict]]
@@ -34,14 +35,6 @@ Captured = List[Tuple[CodeType, dict]]
 
 # -- helpers ---------------------------------------------------------------------------------
 
-def write_tree(root: Path, files: Dict[str, str]) -> Path:
-    """Create ``files`` ({relative path: source}) under ``root``."""
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    importlib.invalidate_caches()
-    return root
 
 
 def capture_module_frames(fn: Callable[[], Any]) -> Captured:

@@ -18,28 +18,20 @@ import py_compile
 import runpy
 import subprocess
 import sys
-import textwrap
 import zipfile
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import pytest
 
 import recorder
 from recorder.events import Event, ImportInfo, Kind
 from recorder.identity import ModuleResolver, is_dotted_name
-from conftest import BACKENDS
+from conftest import write_tree
 
 REPO = str(Path(__file__).resolve().parents[1])
 
 
-def write_tree(root: Path, files: Dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    importlib.invalidate_caches()
-    return root
 
 
 def record_all(fn: Callable[[], Any], backend: str, **options: Any) -> List[Event]:
@@ -63,9 +55,6 @@ def module_calls(events: List[Event], under: Optional[str] = None) -> List[Tuple
     return out
 
 
-@pytest.fixture(params=BACKENDS)
-def backend(request: Any) -> str:
-    return request.param
 
 
 @pytest.fixture

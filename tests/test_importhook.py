@@ -29,6 +29,8 @@ from recorder.events import ImportInfo, Kind
 from recorder.identity import ModuleResolver
 from recorder.importhook import HOOK_CODES, ImportHook
 
+from conftest import write_tree
+
 REPO = str(Path(__file__).resolve().parents[1])
 
 Events = List[Tuple[Kind, ImportInfo]]
@@ -36,13 +38,6 @@ Events = List[Tuple[Kind, ImportInfo]]
 
 # -- helpers ---------------------------------------------------------------------------------
 
-def write_tree(root: Path, files: Dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    importlib.invalidate_caches()
-    return root
 
 
 def write_zip(archive: Path, files: Dict[str, str]) -> Path:

@@ -19,7 +19,7 @@ import pytest
 
 from recorder.filters import DEFAULT_SECRETS, SecretMatcher
 from recorder.formats import read_trace_dir
-from conftest import BACKENDS, RECORDER_DIR
+from conftest import RECORDER_DIR
 
 ROOT = os.path.dirname(RECORDER_DIR)
 
@@ -69,9 +69,6 @@ def test_extra_patterns_and_the_allow_list() -> None:
 
 # -- helpers --------------------------------------------------------------------------------
 
-@pytest.fixture(params=BACKENDS)
-def backend(request: Any) -> str:
-    return request.param
 
 
 def run(tmp: Path, program: str, backend: str, *options: str,
