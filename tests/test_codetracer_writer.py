@@ -890,3 +890,23 @@ def test_long_output_is_split_and_written_at_once(out: str) -> None:
     events, _ = load(out)
     parts = [e["content"] for e in body(events, "Event")]
     assert len(parts) == 4 and "".join(parts) == text
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX only")
+def test_a_forked_child_never_rewrites_the_parents_metadata(out: str) -> None:
+    w = CodeTracerWriter(out, program=HERE)
+    meta_path = os.path.join(out, "trace_metadata.json")
+    with open(meta_path) as fh:
+        before = fh.read()
+    pid = os.fork()
+    if pid == 0:  # the child closes its copy of the writer, then leaves at once
+        try:
+            w.close(7)
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert status == 0
+    with open(meta_path) as fh:
+        assert fh.read() == before  # untouched by the child
+    w.close(0)
+    assert strict_load(meta_path)["complete"] is True

@@ -911,6 +911,8 @@ class CodeTracerWriter:
                 "main_trace": "../trace.json"}
 
     def _write_metadata(self, complete: bool) -> None:
+        if _getpid() != self._main.pid:
+            return  # a forked child: the metadata is the parent's (as its data files are)
         with self._lock:
             others = list(self._ended_threads)
             others += [st.describe() for st in self._streams.values() if not st.main]
