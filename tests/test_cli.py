@@ -96,6 +96,10 @@ def test_program_options_after_the_target_belong_to_the_program(tmp_path):
     (["--values", "some", "app.py"], "argument --values: invalid choice: 'some'"),
     (["--backend", "fast", "app.py"], "argument --backend: invalid choice: 'fast'"),
     (["-o", "blocker/out", "app.py"], "blocker"),
+] + ([
+    # a directory nobody may create in, root included (sysfs): an unwritable out dir
+    (["-o", "/sys/recorder-cli-out", "app.py"], "recorder-cli-out"),
+] if sys.platform.startswith("linux") and os.path.isdir("/sys") else []) + [
     ([], "no program given"),
 ])
 def test_bad_input_is_one_line_and_status_2_and_the_program_does_not_start(tmp_path, args,
