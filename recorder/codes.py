@@ -74,10 +74,7 @@ class CodeCatalog:
     def _describe(self, code: CodeType, frame: Optional[FrameType]) -> CodeInfo:
         kind = code_kind(code)
         qualname = qualname_of(code, frame)
-        label: Optional[str] = None
-        module: Optional[str] = None
-        globals_ = frame.f_globals if frame is not None else None
-        label, module = self._label_module(code, globals_)
+        label, module = self._label_module(code, frame.f_globals if frame is not None else None)
         if kind != "module" or not label:
             label = qualname
         return CodeInfo(code.co_filename, code.co_firstlineno, code.co_name, qualname, label,
