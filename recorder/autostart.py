@@ -38,7 +38,6 @@ import atexit
 import functools
 import os
 import re
-import shutil
 import signal
 import sys
 import threading
@@ -257,6 +256,7 @@ def _begin(parent: Optional[Tuple[int, str]], started_by: str,
                 writer.close("<not started>")
             except Exception:
                 pass
+        import shutil  # only here: a start that failed
         shutil.rmtree(path, ignore_errors=True)
         return None
     _state.session = session

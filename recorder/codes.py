@@ -7,15 +7,16 @@ object's hash is recomputed from its contents on every lookup (research: peers.m
 """
 from __future__ import annotations
 
-import inspect
 from types import CodeType, FrameType
 from typing import Callable, Dict, List, Optional
 
 from recorder.events import CodeInfo
 from recorder.qualname import qualname_of
 
-_GENERATOR_FLAGS = (inspect.CO_GENERATOR | inspect.CO_COROUTINE
-                    | inspect.CO_ITERABLE_COROUTINE | inspect.CO_ASYNC_GENERATOR)
+# code flags (the values of inspect.CO_*: importing inspect costs start-up; they never change)
+CO_NEWLOCALS, CO_GENERATOR, CO_COROUTINE = 0x2, 0x20, 0x80
+CO_ITERABLE_COROUTINE, CO_ASYNC_GENERATOR = 0x100, 0x200
+_GENERATOR_FLAGS = (CO_GENERATOR | CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR)
 _COMPREHENSIONS = frozenset({"<listcomp>", "<setcomp>", "<dictcomp>"})
 
 #: The code kinds a :class:`CodeInfo` can have (docs/events.md).
@@ -31,13 +32,13 @@ def code_kind(code: CodeType) -> str:
         return "comprehension"
     if name == "<lambda>":
         return "lambda"
-    if flags & inspect.CO_ASYNC_GENERATOR:
+    if flags & CO_ASYNC_GENERATOR:
         return "async_generator"
-    if flags & (inspect.CO_COROUTINE | inspect.CO_ITERABLE_COROUTINE):
+    if flags & (CO_COROUTINE | CO_ITERABLE_COROUTINE):
         return "coroutine"
-    if flags & inspect.CO_GENERATOR:
+    if flags & CO_GENERATOR:
         return "generator"
-    if not flags & inspect.CO_NEWLOCALS:
+    if not flags & CO_NEWLOCALS:
         return "class"  # a class body runs in the class namespace, not new fast locals
     return "function"
 

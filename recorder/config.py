@@ -9,7 +9,6 @@ and the bad value in one line (docs/configuration.md lists them all).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields, replace
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from recorder.errors import ConfigError
@@ -22,32 +21,56 @@ _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 
 
-@dataclass
 class Config:
-    """What to record and where. Defaults are the documented ones (docs/configuration.md)."""
+    """What to record and where. Defaults are the documented ones (docs/configuration.md).
 
-    #: "auto" (sys.monitoring on 3.12+, settrace below), "monitoring" or "settrace".
-    backend: str = "auto"
-    #: The trace directory (CLI ``-o``); relative to the working directory.
-    out_dir: str = "trace-out"
-    #: Which values the trace writer records: "none", "args" or "full".
-    values: str = "full"
-    #: Filter files, in order (docs/filters.md): ``RECORDER_FILTER``'s, then the caller's.
-    filters: List[str] = field(default_factory=list)
-    #: Record the standard library too.
-    trace_stdlib: bool = False
-    #: "warning" (default) or "debug" (one line per naming fallback, ...).
-    log: str = "warning"
-    #: ``RECORDER_TRACE``: record every Python process that starts with it set, each into
-    #: its own ``<trace_root>/<program>-<pid>/`` (docs/autostart.md). None: off.
-    trace_root: Optional[str] = None
-    #: ``RECORDER_PARENT``, set by the recorder for child processes: ``"<pid>:<trace dir>"``
-    #: of the nearest recorded ancestor (the parent link in a child's metadata).
-    parent: Optional[str] = None
+    A plain class, not a dataclass: ``dataclasses`` imports ``inspect`` (and ``ast``,
+    ``dis``, ``tokenize``), about 25 ms of every recorded process's start-up."""
 
-    def __post_init__(self) -> None:
-        self.filters = _filter_paths(self.filters)
+    #: The option names, in order (``updated`` accepts exactly these).
+    FIELDS = ("backend", "out_dir", "values", "filters", "trace_stdlib", "log", "trace_root",
+              "parent")
+
+    def __init__(self, backend: str = "auto", out_dir: str = "trace-out", values: str = "full",
+                 filters: Any = None, trace_stdlib: bool = False, log: str = "warning",
+                 trace_root: Optional[str] = None, parent: Optional[str] = None) -> None:
+        #: "auto" (sys.monitoring on 3.12+, settrace below), "monitoring" or "settrace".
+        self.backend = backend
+        #: The trace directory (CLI ``-o``); relative to the working directory.
+        self.out_dir = out_dir
+        #: Which values the trace writer records: "none", "args" or "full".
+        self.values = values
+        #: Filter files, in order (docs/filters.md): ``RECORDER_FILTER``'s, then the caller's.
+        self.filters: List[str] = _filter_paths([] if filters is None else filters)
+        #: Record the standard library too.
+        self.trace_stdlib = trace_stdlib
+        #: "warning" (default) or "debug" (one line per naming fallback, ...).
+        self.log = log
+        #: ``RECORDER_TRACE``: record every Python process that starts with it set, each into
+        #: its own ``<trace_root>/<program>-<pid>/`` (docs/autostart.md). None: off.
+        self.trace_root = trace_root
+        #: ``RECORDER_PARENT``, set by the recorder for child processes: ``"<pid>:<trace
+        #: dir>"`` of the nearest recorded ancestor (the parent link in a child's metadata).
+        self.parent = parent
         self.validate()
+
+    def _values(self) -> Dict[str, Any]:
+        return {name: getattr(self, name) for name in self.FIELDS}
+
+    def __repr__(self) -> str:
+        return "Config(%s)" % ", ".join("%s=%r" % item for item in self._values().items())
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass it replaces
+
+    def _replace(self, **changes: Any) -> "Config":
+        values = self._values()
+        values.update(changes)
+        return Config(**values)
 
     def validate(self, source: str = "") -> "Config":
         """Raise :class:`ConfigError` naming the first bad field (``source`` says where the
@@ -68,12 +91,12 @@ class Config:
 
     def updated(self, **changes: Any) -> "Config":
         """A copy with ``changes`` (unknown names are a :class:`ConfigError`)."""
-        known = {f.name for f in fields(self)}
+        known = set(self.FIELDS)
         unknown = sorted(set(changes) - known)
         if unknown:
             raise ConfigError("unknown option%s %s (known: %s)" % (
                 "s" if len(unknown) > 1 else "", ", ".join(unknown), ", ".join(sorted(known))))
-        return replace(self, **changes)
+        return self._replace(**changes)
 
     def with_options(self, **changes: Any) -> "Config":
         """:meth:`updated`, except that ``filters`` are added after this config's (so
@@ -96,7 +119,7 @@ class Config:
             if raw is None:
                 continue
             changes[attribute] = parse(name, raw)
-        return replace(config, **changes) if changes else config
+        return config._replace(**changes) if changes else config
 
     def to_env(self) -> Dict[str, str]:
         """The ``RECORDER_*`` variables that reproduce this config in a child process."""

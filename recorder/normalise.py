@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import sys
 import threading
 import weakref
 from types import CodeType, FrameType
@@ -78,7 +79,8 @@ class Rules:
 
     * ``call(code, info, frame=None)``, ``resume(code, info, line, frame=None)``,
       ``attach(code, info, line, frame=None)``
-    * ``line(code, line, frame=None)``
+    * ``line(code, line, frame=None)``: with no frame, for a sink that wants frames, the
+      frame is the caller's (the rule is then the ``sys.monitoring`` callback itself)
     * ``return_(code, offset, value, frame=None)``, ``yield_(code, offset, value, frame=None)``
     * ``unwind(code, offset, exc, frame=None)`` (``exc`` None: the last raised one),
       ``raise_(code, offset, exc, frame=None)``
@@ -260,6 +262,10 @@ class Normaliser:
         emit = self._sink.emit
         failed = self.failed
         unwrap = _unwrap_async_value
+        # LINE with no frame for a sink that wants one: the rule was registered as the
+        # sys.monitoring callback itself (no wrapper), so its caller is the line's frame
+        fetch = bool(getattr(self._sink, "wants_frames", False))
+        getframe = sys._getframe
         sticky = env.RECURSION_OVERFLOW_STICKY
 
         def deliver() -> None:
@@ -348,6 +354,8 @@ class Normaliser:
                 if stack:
                     act = stack[-1]
                     if act[0] is code and act[4] != line:
+                        if frame is None and fetch:
+                            frame = getframe(1)
                         if act[2] is not None:  # R4
                             backlog.append((HANDLED, ts, act[1], line, act[2], len(stack),
                                             frame))

@@ -58,7 +58,6 @@ from __future__ import annotations
 import collections
 import enum
 import json.encoder
-from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 __all__ = [
@@ -119,22 +118,47 @@ def type_name(t: type) -> str:
     return mod + "." + qual
 
 
-@dataclass(frozen=True)
 class ValueOptions:
-    """Bounds on one captured value. The defaults keep a value record under ~10 KB."""
+    """Bounds on one captured value. The defaults keep a value record under ~10 KB.
 
-    #: Container nesting shown in full; a container at this depth is summarised.
-    max_depth: int = 3
-    #: Elements shown per container (list, tuple, set, dict items).
-    max_items: int = 16
-    #: Characters kept of a string value.
-    max_string: int = 256
-    #: Characters kept of a repr (Raw) and of an exception message.
-    max_repr: int = 256
-    #: Records per top-level value, all levels together.
-    max_nodes: int = 100
-    #: Distinct types registered per stream; later new types share one ``<other>`` type.
-    max_types: int = 1024
+    Immutable. A plain class, not a dataclass, to keep ``dataclasses`` (and ``inspect``) out
+    of the recorder's start-up."""
+
+    __slots__ = ("max_depth", "max_items", "max_string", "max_repr", "max_nodes", "max_types")
+
+    def __init__(self, max_depth: int = 3, max_items: int = 16, max_string: int = 256,
+                 max_repr: int = 256, max_nodes: int = 100, max_types: int = 1024) -> None:
+        setattr_ = object.__setattr__
+        #: Container nesting shown in full; a container at this depth is summarised.
+        setattr_(self, "max_depth", max_depth)
+        #: Elements shown per container (list, tuple, set, dict items).
+        setattr_(self, "max_items", max_items)
+        #: Characters kept of a string value.
+        setattr_(self, "max_string", max_string)
+        #: Characters kept of a repr (Raw) and of an exception message.
+        setattr_(self, "max_repr", max_repr)
+        #: Records per top-level value, all levels together.
+        setattr_(self, "max_nodes", max_nodes)
+        #: Distinct types registered per stream; later new types share one ``<other>`` type.
+        setattr_(self, "max_types", max_types)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("ValueOptions is immutable (cannot set %r)" % name)
+
+    def _values(self) -> Tuple[int, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        return "ValueOptions(%s)" % ", ".join(
+            "%s=%r" % (name, getattr(self, name)) for name in self.__slots__)
 
 
 class TypeRegistry:
@@ -273,7 +297,7 @@ class _Class:
     """What the encoder knows about one type (cached by id, holding the type alive)."""
 
     __slots__ = ("handler", "t", "name", "sized", "length", "iterate", "shape", "tid",
-                 "scrub", "fields")
+                 "scrub", "fields", "allowed", "raw_tail")
 
     def __init__(self, handler: Callable[[Any, int, "_Class"], str], t: type, name: str) -> None:
         self.handler = handler
@@ -288,6 +312,11 @@ class _Class:
         self.scrub: Optional[Tuple[str, ...]] = None
         #: a namedtuple's field names
         self.fields: Optional[Tuple[str, ...]] = None
+        #: instance attribute names the filters allow (learnt by _scrub): an instance whose
+        #: ``__dict__`` holds only these has nothing to hide, and its repr is kept as is
+        self.allowed: frozenset = frozenset()
+        #: ',"type_id":N}' ending this type's Raw records ('' until the first one)
+        self.raw_tail = ""
 
 
 class ValueEncoder:
@@ -594,7 +623,12 @@ class ValueEncoder:
             return self._error("<interrupted>", TypeKind.RAW, c.name)
         except BaseException as e:
             return self._error("<repr failed: %s>" % type_name(type(e)), TypeKind.RAW, c.name)
-        return self._raw(self._cut(text, self._max_repr), TypeKind.RAW, c.name)
+        if len(text) > self._max_repr:
+            text = self._cut(text, self._max_repr)
+        tail = c.raw_tail
+        if not tail:
+            tail = c.raw_tail = ',"type_id":%d}' % self.types.get(TypeKind.RAW, c.name)
+        return '{"kind":"Raw","r":' + json_string(text) + tail
 
     # -- filters (docs/filters.md) -------------------------------------------------------------
     def _attr(self, name: str) -> int:
@@ -659,6 +693,8 @@ class ValueEncoder:
         except Exception:
             d = None
         if type(d) is dict:
+            if not c.scrub and d.keys() <= c.allowed:  # no slots, every name allowed
+                return text
             pairs.extend(_dict_items(d))
         for name in c.scrub:  # type: ignore[union-attr]
             try:
@@ -678,6 +714,10 @@ class ValueEncoder:
             else:
                 self.attr_redactions += 1
                 return "<%s with hidden attributes>" % c.name
+        if not found and not c.scrub and type(d) is dict and len(c.allowed) < 256:
+            names = [n for n, _ in pairs if type(n) is str and not self._attr(n)]
+            if len(names) == len(pairs):  # every attribute allowed: remember the names
+                c.allowed = c.allowed.union(names)
         for v in found:
             self.attr_redactions += 1
             form = repr(v)

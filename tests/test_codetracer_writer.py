@@ -927,3 +927,21 @@ def test_a_forked_child_never_rewrites_the_parents_metadata(out: str) -> None:
         assert fh.read() == before  # untouched by the child
     w.close(0)
     assert strict_load(meta_path)["complete"] is True
+
+
+def test_time_based_flush_is_checked_at_least_every_64_calls_and_returns(out: str) -> None:
+    w = CodeTracerWriter(out, program=HERE, values="none", flush_seconds=1e-9)
+    d = Driver(w)
+    fn = code(HERE, 10, "fn")
+    d.call(fn)  # the first call checks the clock
+    path = os.path.join(out, "trace.json")
+    assert kinds(read_events(path).events).count("Call") == 2
+    for _ in range(31):  # 62 more calls and returns: nothing written
+        d.ret(fn, None)
+        d.call(fn)
+    assert kinds(read_events(path).events).count("Call") == 2
+    d.ret(fn, None)  # the 63rd since the check
+    assert kinds(read_events(path).events).count("Call") == 2
+    d.call(fn)  # the 64th: the clock is read, and everything is written
+    assert kinds(read_events(path).events).count("Call") == 34
+    w.close(0)

@@ -156,9 +156,9 @@ class MonitoringBackend:
     # -- callbacks -----------------------------------------------------------------------------
 
     def _register(self, single: bool) -> None:
-        """Register the callbacks. While one thread runs recorded code and no frames are
-        wanted, the thread's rule functions themselves are the LINE/RETURN/YIELD/RAISE/UNWIND
-        callbacks (their signatures match): no wrapper call at all on the busiest events."""
+        """Register the callbacks. While one thread runs recorded code, the thread's rule
+        functions themselves are the LINE/RETURN/YIELD/RAISE/UNWIND callbacks (their
+        signatures match): no wrapper call at all on the busiest events."""
         mon = sys.monitoring  # type: ignore[attr-defined]
         E = mon.events
         DISABLE = mon.DISABLE
@@ -192,6 +192,8 @@ class MonitoringBackend:
             def current_rules() -> Any:
                 return the_rules
         else:
+            the_rules, the_ident = None, -1  # no thread is "the" thread: entry_rules() decides
+
             def entry_rules() -> Any:
                 ts = threads.get(get_ident())
                 return (ts if ts is not None else thread_state()).rules
@@ -207,7 +209,9 @@ class MonitoringBackend:
                         set_local_events(tool, code, local_events)
                 if info is None:
                     return DISABLE
-                entry_rules().call(code, info, getframe(1) if want else None)
+                # the single thread's rules without a call to entry_rules (the busiest path)
+                rules = the_rules if get_ident() == the_ident else entry_rules()
+                rules.call(code, info, getframe(1) if want else None)
             except BaseException as exc:
                 fail(exc)
             return None
@@ -247,35 +251,18 @@ class MonitoringBackend:
             # passes the exception, build one if a version passes the bare value.
             try:
                 exc = value if isinstance(value, BaseException) else StopIteration(value)
-                current_rules().raise_(code, offset, exc, getframe(1) if want else None)
+                current_rules().raise_(code, offset, exc)
             except BaseException as err:
                 fail(err)
             return None
 
-        if single and not want:
+        if single:
+            # One thread: the thread's rule functions are the callbacks themselves (their
+            # signatures match), no wrapper call on the busiest events. A line rule called
+            # without a frame fetches its caller's, the traced frame (normalise.Rules).
             line = the_rules.line
             py_return, py_yield = the_rules.return_, the_rules.yield_
             py_unwind, raise_ = the_rules.unwind, the_rules.raise_
-        elif single:
-            # One thread, frames wanted (the trace writer's values): the thread's rule
-            # functions are bound here, so each event costs this wrapper and the rule.
-            r_line, r_return, r_yield = the_rules.line, the_rules.return_, the_rules.yield_
-            r_unwind, r_raise = the_rules.unwind, the_rules.raise_
-
-            def line(code: CodeType, line_number: int) -> Any:
-                r_line(code, line_number, getframe(1))
-
-            def py_return(code: CodeType, offset: int, value: Any) -> Any:
-                r_return(code, offset, value, getframe(1))
-
-            def py_yield(code: CodeType, offset: int, value: Any) -> Any:
-                r_yield(code, offset, value, getframe(1))
-
-            def py_unwind(code: CodeType, offset: int, exc: BaseException) -> Any:
-                r_unwind(code, offset, exc, getframe(1))
-
-            def raise_(code: CodeType, offset: int, exc: BaseException) -> Any:
-                r_raise(code, offset, exc, getframe(1))
         else:
             def line(code: CodeType, line_number: int) -> Any:
                 try:
@@ -285,25 +272,25 @@ class MonitoringBackend:
 
             def py_return(code: CodeType, offset: int, value: Any) -> Any:
                 try:
-                    current_rules().return_(code, offset, value, getframe(1) if want else None)
+                    current_rules().return_(code, offset, value)
                 except BaseException as exc:
                     fail(exc)
 
             def py_yield(code: CodeType, offset: int, value: Any) -> Any:
                 try:
-                    current_rules().yield_(code, offset, value, getframe(1) if want else None)
+                    current_rules().yield_(code, offset, value)
                 except BaseException as exc:
                     fail(exc)
 
             def py_unwind(code: CodeType, offset: int, exc: BaseException) -> Any:
                 try:
-                    current_rules().unwind(code, offset, exc, getframe(1) if want else None)
+                    current_rules().unwind(code, offset, exc)
                 except BaseException as err:
                     fail(err)
 
             def raise_(code: CodeType, offset: int, exc: BaseException) -> Any:
                 try:
-                    current_rules().raise_(code, offset, exc, getframe(1) if want else None)
+                    current_rules().raise_(code, offset, exc)
                 except BaseException as err:
                     fail(err)
 

@@ -16,7 +16,8 @@ file*), so every file is nested correctly on its own and readable by a CodeTrace
 
 Streaming: records are appended to the stream's buffer (JSON text, one record per element)
 and written to the file when the buffer holds ``flush_records`` records, when a call or return
-happens ``flush_seconds`` after the last write, on :meth:`flush` and at :meth:`close`. Each
+happens ``flush_seconds`` after the last write (the clock is read every 64th call or return),
+on :meth:`flush` and at :meth:`close`. Each
 write ends on a record boundary, one record per line, so a killed process leaves a prefix that
 :func:`recorder.formats.reader.read_events` accepts; :meth:`close` writes the final ``]``.
 
@@ -30,13 +31,12 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import shutil
 import sys
 import threading
 import time
 import types
 from types import FrameType
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from recorder import env
 from recorder.events import CodeInfo, Kind
@@ -64,6 +64,10 @@ _OUTPUT_KINDS = {"stdout": EVENT_WRITE, "stderr": EVENT_WRITE_OTHER, "stdin": EV
 _ModuleType = types.ModuleType
 _FunctionType = types.FunctionType
 _BuiltinType = types.BuiltinFunctionType
+#: Exact types whose record depends only on the value: a Step can reuse it (``_Code.last``).
+_IMMUTABLE = frozenset((int, str, float, bool, type(None), bytes, complex))
+#: calls and returns between two checks of the time-based flush
+_TICK = 64
 
 _monotonic = time.monotonic
 _getpid = os.getpid
@@ -98,7 +102,7 @@ class _Code:
 
     __slots__ = ("step", "lines", "call_step", "call", "argnames", "filtered", "locals_ok",
                  "path_id", "function_id", "firstlineno", "values", "vkind", "vars",
-                 "hidden_args", "ret")
+                 "hidden_args", "ret", "last", "last_args", "epoch")
 
     def __init__(self, path_id: int, function_id: int, firstlineno: int, filtered: bool) -> None:
         self.path_id = path_id
@@ -122,6 +126,14 @@ class _Code:
         self.vars: Dict[str, Any] = {}
         self.hidden_args: Optional[Dict[str, int]] = None  # argument name -> 1/2
         self.ret = 0  # return/yield values: 0 recorded, 1 redacted, 2 dropped
+        #: variable name -> (value, its finished Value record) for the last immutable value
+        #: seen at a Step: a loop's unchanged locals are written again without encoding
+        #: (an identity check; the cache holds the value, so its id cannot be reused).
+        #: ``epoch`` is the count of hidden texts when it was filled (see _locals).
+        self.last: Dict[str, Tuple[Any, str]] = {}
+        #: the same for arguments: name -> (value, Value record, Call argument record)
+        self.last_args: Dict[str, Tuple[Any, str, str]] = {}
+        self.epoch = 0
 
 
 class _Stream:
@@ -155,6 +167,10 @@ class _Stream:
         self.codes: Dict[CodeInfo, _Code] = {}
         self.var_ids: Dict[str, int] = {}
         self.var_prefix: Dict[str, str] = {}
+        #: variable name -> '{"variable_id":N,"value":' (an argument of a Call record)
+        self.arg_prefix: Dict[str, str] = {}
+        #: calls and returns left before the time-based flush is checked again
+        self.tick = 1  # the first call or return checks the clock
         self.depth = 0
         self.calls = 0
         self.last_exc: Any = None
@@ -371,6 +387,7 @@ class CodeTracerWriter:
         self.copy_sources_enabled = copy_sources
         self._flush_records = max(1, int(flush_records))
         self._flush_seconds = float(flush_seconds)
+        self._tick = _TICK if self._flush_seconds > 0 else 1  # 0: every call and return
         if toplevel_path is None:
             toplevel_path = program if program and os.path.isfile(
                 os.path.join(self.workdir, program)) else "<toplevel>"
@@ -447,7 +464,11 @@ class CodeTracerWriter:
             rel = os.path.splitdrive(path)[1].lstrip("/\\")
             dest = os.path.join(self.out_dir, "files", rel)
             os.makedirs(os.path.dirname(dest), exist_ok=True)
-            shutil.copyfile(path, dest)
+            # read whole (the size is bounded); shutil would cost start-up for this alone
+            with open(path, "rb") as src:
+                data = src.read()
+            with open(dest, "wb") as out:
+                out.write(data)
         except OSError:
             pass
 
@@ -600,14 +621,18 @@ class CodeTracerWriter:
                 if len(self.secret_texts) != st.scrubbed:
                     self._scrub_pending(st)
             st.buf.append('{"Return":{"return_value":' + rv + "}}")
-            self._maybe_flush(st)
+            st.tick -= 1
+            if st.tick <= 0:
+                self._maybe_flush(st)
         elif kind is _UNWIND:
             if st.depth <= 0:
                 return
             st.depth -= 1
             rv = st.enc.encode_exception(value, self._exception_text(st, value))
             st.buf.append('{"Return":{"return_value":' + rv + "}}")
-            self._maybe_flush(st)
+            st.tick -= 1
+            if st.tick <= 0:
+                self._maybe_flush(st)
         elif kind is _RAISE:
             self._raise(st, code, line, value)
         elif kind is _HANDLED:
@@ -631,6 +656,9 @@ class CodeTracerWriter:
             raise exc
 
     def _maybe_flush(self, st: _Stream) -> None:
+        """The time-based flush, checked every ``_TICK`` calls and returns (a clock read
+        per event would cost more than the rest of a Return)."""
+        st.tick = self._tick
         if _monotonic() - st.last_flush >= self._flush_seconds:
             st.flush()
 
@@ -642,8 +670,13 @@ class CodeTracerWriter:
         buf = st.buf
         args = ""
         secrets = self.secret_texts
-        if secrets and len(secrets) != st.enc.secrets_seen:
-            st.enc.learn(secrets)  # texts another thread hid
+        if secrets:
+            if len(secrets) != st.enc.secrets_seen:
+                st.enc.learn(secrets)  # texts another thread hid
+            if c.epoch != len(secrets):  # a cached record may show a text hidden since
+                c.last.clear()
+                c.last_args.clear()
+                c.epoch = len(secrets)
         if kind is not _RESUME and self._args_on and frame is not None:
             args = self._call_args(st, c, frame)
         st.last_exc = None
@@ -659,7 +692,9 @@ class CodeTracerWriter:
             buf.append(rec)
             if self._full and frame is not None:
                 self._locals(st, c, frame)
-        self._maybe_flush(st)
+        st.tick -= 1
+        if st.tick <= 0:
+            self._maybe_flush(st)
 
     def _call_args(self, st: _Stream, c: _Code, frame: FrameType) -> str:
         names = c.argnames
@@ -675,16 +710,19 @@ class CodeTracerWriter:
             if not names:
                 return ""
             loc = frame.f_locals
-            enc = st.enc.encode
             buf = st.buf
-            prefixes = st.var_prefix
-            ids = st.var_ids
             hidden_args = c.hidden_args
+            last_args = c.last_args
             out = []
             for name in names:
                 try:
                     v = loc[name]
                 except KeyError:
+                    continue
+                hit = last_args.get(name)
+                if hit is not None and hit[0] is v:  # see _Code.last
+                    buf.append(hit[1])
+                    out.append(hit[2])
                     continue
                 if hidden_args is not None and name in hidden_args:
                     h = hidden_args[name]
@@ -694,12 +732,21 @@ class CodeTracerWriter:
                         continue
                     vj = st.enc.hidden(1)
                 else:
-                    vj = enc(v)
-                p = prefixes.get(name)
+                    vj = st.enc.encode(v)
+                p = st.var_prefix.get(name)
                 if p is None:
                     p = st.new_var(name)
-                buf.append(p + vj + "}}")  # 0.3.0: a Value per argument before the Step
-                out.append('{"variable_id":%d,"value":%s}' % (ids[name], vj))
+                ap = st.arg_prefix.get(name)
+                if ap is None:
+                    ap = st.arg_prefix[name] = '{"variable_id":%d,"value":' % st.var_ids[name]
+                rec = p + vj + "}}"
+                arg = ap + vj + "}"
+                buf.append(rec)  # 0.3.0: a Value per argument before the Step
+                out.append(arg)
+                if type(v) in _IMMUTABLE and (hidden_args is None or name not in hidden_args):
+                    last_args[name] = (v, rec, arg)
+                    if c.vars.get(name) is p:  # recorded as a local too (filters)
+                        c.last[name] = (v, rec)  # the first Step's locals show it again
             return ",".join(out)
         except KeyboardInterrupt:
             raise
@@ -715,6 +762,12 @@ class CodeTracerWriter:
         secrets = self.secret_texts
         if secrets and len(secrets) != st.enc.secrets_seen:
             st.enc.learn(secrets)  # texts another thread hid
+        last = c.last
+        if secrets and c.epoch != len(secrets):
+            # a text hidden since: a cached record may show it (records already in the
+            # buffer are scrubbed by _scrub_pending below)
+            last.clear()
+            c.epoch = len(secrets)
         try:
             items = frame.f_locals.items()
             enc = st.enc.encode
@@ -722,6 +775,10 @@ class CodeTracerWriter:
             names = c.vars
             if c.filtered:
                 for name, v in items:
+                    hit = last.get(name)
+                    if hit is not None and hit[0] is v:
+                        app(hit[1])
+                        continue
                     if type(name) is not str or (name[:2] == "__" and name[-2:] == "__"):
                         continue
                     tv = type(v)
@@ -732,16 +789,26 @@ class CodeTracerWriter:
                     if p is None:
                         p = st.var(c, name)
                     if p.__class__ is str:
-                        app(p + enc(v) + "}}")
+                        rec = p + enc(v) + "}}"
+                        app(rec)
+                        if tv in _IMMUTABLE:
+                            last[name] = (v, rec)
                     else:
                         self._hidden_var(st, c, p, v)
             else:
                 for name, v in items:
+                    hit = last.get(name)
+                    if hit is not None and hit[0] is v:
+                        app(hit[1])
+                        continue
                     p = names.get(name)
                     if p is None:
                         p = st.var(c, name)
                     if p.__class__ is str:
-                        app(p + enc(v) + "}}")
+                        rec = p + enc(v) + "}}"
+                        app(rec)
+                        if type(v) in _IMMUTABLE:
+                            last[name] = (v, rec)
                     else:
                         self._hidden_var(st, c, p, v)
         except KeyboardInterrupt:

@@ -1,0 +1,124 @@
+"""The writer reuses the record of an unchanged immutable local or argument (``_Code.last``):
+what is written must be exactly what encoding every value afresh would write.
+
+Each program runs through ``python -m recorder`` on every backend the interpreter has; the
+trace is read back as (line, {variable: value}) per Step.
+"""
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+from typing import Any, Dict, List, Tuple
+
+from test_cli import run_plain, run_recorded
+
+
+def steps_with_values(trace_dir: str) -> Tuple[List[Tuple[int, Dict[str, Any]]],
+                                                 List[Dict[str, Any]]]:
+    """The Steps of ``trace.json`` with the values written after each, and the Calls'
+    arguments (name -> value) in order. A value is its record without the type id."""
+    with open(os.path.join(trace_dir, "trace.json"), encoding="utf-8") as fh:
+        records = json.load(fh)
+    names: List[str] = []
+    steps: List[Tuple[int, Dict[str, Any]]] = []
+    calls: List[Dict[str, Any]] = []
+
+    def plain(value: Dict[str, Any]) -> Any:
+        kind = value["kind"]
+        if kind == "Int":
+            return value["i"]
+        if kind == "String":
+            return value["text"]
+        if kind in ("Sequence", "Tuple"):
+            return [plain(v) for v in value["elements"]]
+        if kind == "None":
+            return None
+        return (kind, value.get("r", value.get("msg")))
+
+    for rec in records:
+        (key, body), = rec.items()
+        if key == "VariableName":
+            names.append(body)
+        elif key == "Step":
+            steps.append((body["line"], {}))
+        elif key == "Value" and steps:
+            steps[-1][1][names[body["variable_id"]]] = plain(body["value"])
+        elif key == "Call":
+            calls.append({names[a["variable_id"]]: plain(a["value"]) for a in body["args"]})
+    return steps, calls
+
+
+def record(tmp_path: Any, source: str, backend: str) -> Tuple[list, list, str]:
+    (tmp_path / "prog.py").write_text(textwrap.dedent(source))
+    plain = run_plain(tmp_path, ["prog.py"])
+    done = run_recorded(tmp_path, ["prog.py"], options=("--backend", backend))
+    assert (done.returncode, done.stdout, done.stderr) == (plain.returncode, plain.stdout,
+                                                          plain.stderr)
+    out = str(tmp_path / "trace-out")
+    with open(os.path.join(out, "trace.json"), encoding="utf-8") as fh:
+        text = fh.read()
+    steps, calls = steps_with_values(out)
+    return steps, calls, text
+
+
+def test_unchanged_and_changed_locals_show_their_current_value(tmp_path: Any,
+                                                               backend: str) -> None:
+    steps, _, _ = record(tmp_path, """
+        def work():
+            label = "same text"
+            big = 10 ** 12
+            xs = [1]
+            xs.append(2)
+            big = big + 1
+            xs.append(3)
+            label = "other"
+            return label
+
+        work()
+    """, backend)
+    inside = [values for line, values in steps if 3 <= line <= 10 and values]
+    # the Step of line 3 has no locals yet (filtered out); lines 4 to 10 follow
+    assert [v.get("label") for v in inside] == [
+        "same text", "same text", "same text", "same text", "same text", "same text", "other"]
+    assert [v.get("big") for v in inside] == [
+        None, 10 ** 12, 10 ** 12, 10 ** 12, 10 ** 12 + 1, 10 ** 12 + 1, 10 ** 12 + 1]
+    # a list mutated in place between two Steps shows its new content (never reused)
+    assert [v.get("xs") for v in inside] == [None, None, [1], [1, 2], [1, 2], [1, 2, 3],
+                                             [1, 2, 3]]
+
+
+def test_repeated_arguments_are_written_in_every_call(tmp_path: Any, backend: str) -> None:
+    steps, calls, _ = record(tmp_path, """
+        def f(n, name):
+            return n
+
+        for i in range(3):
+            f(1000, "x")
+            f(1000 + i, "x")
+    """, backend)
+    args = [c for c in calls if c]
+    assert args == [{"n": 1000, "name": "x"}, {"n": 1000, "name": "x"},
+                    {"n": 1000, "name": "x"}, {"n": 1001, "name": "x"},
+                    {"n": 1000, "name": "x"}, {"n": 1002, "name": "x"}]
+    # the Step of f's body shows the arguments as locals, each time
+    body = [values for line, values in steps if line == 3]
+    assert [v["n"] for v in body] == [1000, 1000, 1000, 1001, 1000, 1002]
+
+
+def test_a_text_hidden_later_never_comes_back_from_a_reused_record(tmp_path: Any,
+                                                                   backend: str) -> None:
+    _, _, text = record(tmp_path, """
+        def work():
+            note = "hunter2-the-secret"
+            x = 1
+            x = 2
+            password = note
+            x = 3
+            x = 4
+            return x
+
+        work()
+    """, backend)
+    assert "hunter2-the-secret" not in text
+    assert "<redacted>" in text
