@@ -41,7 +41,7 @@ properties and metaclass attributes are never triggered.
 """
 from __future__ import annotations
 
-import dis
+import opcode as _opcode
 import functools
 import gc
 import sys
@@ -122,11 +122,11 @@ _MAX_UNWRAP = 6          # decorator layers followed (__wrapped__, closure cells
 _CO_NEWLOCALS = 0x0002
 _CO_VARARGS = 0x0004
 
-# Opcode numbers differ per version, so take them from dis.
-_LOAD_CONST = dis.opmap.get("LOAD_CONST", -1)
-_MAKE_FUNCTION = dis.opmap.get("MAKE_FUNCTION", -1)
-_STORE_NAME = dis.opmap.get("STORE_NAME", -1)
-_EXTENDED_ARG = dis.opmap.get("EXTENDED_ARG", -1)
+# Opcode numbers differ per version, so take them from opcode (dis costs start-up).
+_LOAD_CONST = _opcode.opmap.get("LOAD_CONST", -1)
+_MAKE_FUNCTION = _opcode.opmap.get("MAKE_FUNCTION", -1)
+_STORE_NAME = _opcode.opmap.get("STORE_NAME", -1)
+_EXTENDED_ARG = _opcode.opmap.get("EXTENDED_ARG", -1)
 _MAKE_FUNCTION_BYTE = bytes([_MAKE_FUNCTION & 0xFF])
 
 # C-level accessors: reading through them cannot reach user overrides in a subclass or

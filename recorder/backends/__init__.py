@@ -9,7 +9,7 @@ line that says what to do instead.
 from __future__ import annotations
 
 import sys
-from typing import NamedTuple, Type
+from typing import Type
 
 from recorder import env
 from recorder.backends.base import Backend
@@ -18,10 +18,19 @@ from recorder.errors import BackendError, ConfigError, warn
 from recorder.config import BACKENDS as CHOICES
 
 
-class Selection(NamedTuple):
-    backend: Type[Backend]
-    name: str
-    reason: str
+class Selection:
+    """The chosen backend class, its name and why. A plain class: a ``typing.NamedTuple``
+    compiles each of its (string) annotations at import, a measurable part of start-up."""
+
+    __slots__ = ("backend", "name", "reason")
+
+    def __init__(self, backend: Type[Backend], name: str, reason: str) -> None:
+        self.backend = backend
+        self.name = name
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return "Selection(%s, %r, %r)" % (self.backend.__name__, self.name, self.reason)
 
 
 def select(backend: str = "auto") -> Selection:
