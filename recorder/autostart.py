@@ -105,6 +105,9 @@ class _State:
         self.closing = False
         self.pending_signal = 0
         self.real_exit: Callable[[int], Any] = os._exit
+        #: the CLI's frame that runs the program (guard_endings): it and the frames below
+        #: it are not "inside the recorder" for the SIGTERM handler
+        self.host: Optional[FrameType] = None
 
 
 _state = _State()
@@ -164,6 +167,34 @@ def _go(via: str) -> Optional[str]:
     if path is not None:
         _install_hooks()
     return path
+
+
+def guard_endings(session: Any, trace_dir: str) -> None:
+    """Give a session the CLI started the same end-of-process hooks as the auto-start's:
+    ``os._exit``, ``os.exec*`` and SIGTERM close its trace first (docs/cli.md). The CLI
+    finishes a normal end itself and calls :func:`release` first. A forked child drops it
+    (the session already stops recording there; the CLI's ``-o`` directory is the parent's).
+    """
+    _state.session = session
+    _state.trace_dir = trace_dir
+    _state.pid = os.getpid()
+    _state.status = None
+    _state.host = sys._getframe(1)
+    session.on_fork = _release_in_child
+    _install_hooks()
+
+
+def release(session: Any) -> None:
+    """The CLI is closing ``session`` itself: the hooks leave it alone from now on."""
+    if _state.session is session:
+        _state.session = None
+        _state.host = None
+
+
+def _release_in_child(session: Any) -> None:
+    _state.session = None
+    _state.terminating = None
+    _state.terminated = False
 
 
 def _defer_until_site_is_done() -> bool:
@@ -454,7 +485,9 @@ def _wrap_exec(real: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return real(*args, **kwargs)
         except BaseException:
-            if recording:  # the exec failed and the program goes on: so does its recording
+            # The exec failed and the program goes on: so does an auto-started recording
+            # (the CLI's trace stays closed with "<exec>").
+            if recording and _state.config is not None:
                 previous = _state.trace_dir
                 _state.status = None
                 _begin(_state.parent, "exec-failed", previous)
@@ -572,7 +605,7 @@ def _die(signum: int) -> None:
 
 def _inside_recorder(frame: Optional[FrameType]) -> bool:
     prefix = _HERE + os.sep
-    while frame is not None:
+    while frame is not None and frame is not _state.host:
         if frame.f_code.co_filename.startswith(prefix):
             return True
         frame = frame.f_back

@@ -272,9 +272,13 @@ def _main(argv: List[str]) -> int:
     except RecorderError as exc:
         writer.close("<not started>")
         raise UsageError(str(exc))
+    from recorder import autostart
+
     status: Any = 0
     restore = capture_output(writer)
     session.start()
+    # os._exit, os.exec* and SIGTERM finish the trace too (the auto-start's hooks)
+    autostart.guard_endings(session, writer.out_dir)
     try:
         exec(program.code, main_module.__dict__)
     except SystemExit as exc:
@@ -286,6 +290,7 @@ def _main(argv: List[str]) -> int:
         _print_exception(exc)
         status = 1
     finally:
+        autostart.release(session)
         session.stop(exit_status=_status_code(status))
         restore()
     if isinstance(status, SystemExit):

@@ -20,7 +20,7 @@ monitoring backend coexists with settrace tools.
 """
 from __future__ import annotations
 
-import dis
+import opcode
 import sys
 import threading
 from types import CodeType, FrameType
@@ -35,7 +35,7 @@ from recorder.normalise import Normaliser, ThreadState
 RETURN, YIELD, UNWIND = Kind.RETURN, Kind.YIELD, Kind.UNWIND
 _MISSING = object()
 
-_OP = dis.opmap
+_OP = opcode.opmap  # (dis would cost start-up)
 _RETURN_OPS = frozenset(_OP[name] for name in ("RETURN_VALUE", "RETURN_CONST") if name in _OP)
 _YIELD_VALUE = _OP["YIELD_VALUE"]
 _YIELD_FROM = _OP.get("YIELD_FROM", -1)
@@ -48,13 +48,14 @@ class _Bytecode:
     """``co_code`` per code object, cached because 3.11+ rebuilds it on every access."""
 
     def __init__(self) -> None:
-        self._by_id: Dict[int, bytes] = {}
+        #: id(code) -> co_code (read directly by the local trace function)
+        self.by_id: Dict[int, bytes] = {}
 
     def get(self, code: CodeType) -> bytes:
         # The catalog keeps every recorded code object alive, so its id stays unique.
-        ops = self._by_id.get(id(code))
+        ops = self.by_id.get(id(code))
         if ops is None:
-            ops = self._by_id[id(code)] = code.co_code
+            ops = self.by_id[id(code)] = code.co_code
         return ops
 
     def is_start(self, code: CodeType, lasti: int) -> bool:
@@ -198,6 +199,8 @@ class SettraceBackend:
         lookup = self._catalog.lookup
         bytecode = self._bytecode
         is_start, exit_kind = bytecode.is_start, bytecode.exit_kind
+        code_ops = bytecode.by_id
+        return_ops = _RETURN_OPS
         want = self._wants_frames
         backend = self
         fail = self._norm.failed
@@ -233,7 +236,14 @@ class SettraceBackend:
                     code = frame.f_code
                     if stack and stack[-1][0] is code:
                         info = stack[-1][1]
-                        if arg is not None and not info.generator_like:
+                        if not info.generator_like:
+                            if arg is None:  # R2 inline: a return of None, or an unwind
+                                ops = code_ops.get(_id(code))
+                                if ops is None:
+                                    ops = bytecode.get(code)
+                                if ops[frame.f_lasti] not in return_ops:
+                                    on_unwind(code, None, None, frame if want else None)
+                                    return local_trace
                             on_return(code, None, arg, frame if want else None)
                         else:
                             kind = exit_kind(code, frame.f_lasti, info.generator_like,
