@@ -24,8 +24,8 @@ mechanism:
   child's own trace, linked to the parent's.
 * **However the process ends** the trace is finished: atexit (normal end, ``sys.exit``, an
   uncaught exception, KeyboardInterrupt), ``os._exit`` and ``os.exec*`` (patched to close
-  the trace first), SIGTERM (a handler, installed only where the program has none, that
-  closes the trace and then dies by the signal as before). Frames still open are closed
+  the trace first), SIGTERM and SIGHUP (a handler, installed only where the program has
+  none, that closes the trace and then dies by the signal as before). Frames still open are closed
   with a ``<detached>`` return value. A SIGKILL leaves the streamed prefix, which
   :func:`recorder.formats.reader.read_trace_dir` reads and ``repair_trace`` can close.
 
@@ -99,6 +99,7 @@ class _State:
         self.last_exception_at_start: Any = None
         #: the helper thread closing the trace after a SIGTERM (see _on_signal)
         self.terminating: Optional[threading.Thread] = None
+        self.terminating_signal = getattr(signal, "SIGTERM", 15)  # the signal it handles
         self.terminated = False
         self.main: Optional[_MainWatch] = None
         #: a trace is being closed; a SIGTERM meanwhile waits in pending_signal
@@ -495,21 +496,29 @@ def _wrap_exec(real: Callable[..., Any]) -> Callable[..., Any]:
     return exec_
 
 
+#: Signals whose default action ends the process without atexit and that ask it to end
+#: (SIGTERM: kill, service managers; SIGHUP: the terminal went away). SIGINT is Python's
+#: KeyboardInterrupt; SIGKILL cannot be caught; SIGQUIT and the crash signals dump core.
+_TERMINATING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
+                             if hasattr(signal, name))
+
+
 def _install_sigterm() -> None:
-    """Only where the program has no SIGTERM handler (the default action: die), and only
-    from the main thread, where Python allows it."""
+    """For each of ``_TERMINATING_SIGNALS`` the program has no handler for (the default
+    action: die; an ignored signal, e.g. under ``nohup``, stays ignored), and only from the
+    main thread, where Python allows it."""
     try:
         if threading.current_thread() is not threading.main_thread():
             return
-        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-            return
-        signal.signal(signal.SIGTERM, _on_signal)
+        for signum in _TERMINATING_SIGNALS:
+            if signal.getsignal(signum) is signal.SIG_DFL:
+                signal.signal(signum, _on_signal)
     except (ValueError, OSError, AttributeError):
         pass
 
 
 def _on_signal(signum: int, frame: Optional[FrameType]) -> None:
-    """SIGTERM: close the trace, then die by the signal exactly as without us.
+    """SIGTERM (or SIGHUP): close the trace, then die by the signal exactly as without us.
 
     Python runs this between two bytecodes of the main thread, often half way through the
     recorder writing an event (a stream's lock held, a Call written but not yet counted):
@@ -532,6 +541,7 @@ def _on_signal(signum: int, frame: Optional[FrameType]) -> None:
             helper = threading.Thread(target=_terminate, args=(signum,),
                                       name="recorder-sigterm", daemon=True)
             _state.terminating = helper
+            _state.terminating_signal = signum
             try:
                 helper.start()
                 return
@@ -586,7 +596,7 @@ def _await_termination() -> None:
     if helper is None:
         return
     helper.join(_MAX_DEFER_SECONDS + 1.0)
-    _die(signal.SIGTERM)
+    _die(_state.terminating_signal)
 
 
 def _die(signum: int) -> None:

@@ -313,6 +313,8 @@ ENDINGS = {
 if POSIX:
     ENDINGS["sigterm"] = ("os.kill(os.getpid(), signal.SIGTERM); time.sleep(30)",
                           -signal.SIGTERM, 128 + signal.SIGTERM, 3)
+    ENDINGS["sighup"] = ("os.kill(os.getpid(), signal.SIGHUP); time.sleep(30)",
+                         -signal.SIGHUP, 128 + signal.SIGHUP, 3)
 
 
 @pytest.mark.parametrize("case", sorted(ENDINGS))

@@ -41,6 +41,8 @@ CASES = {
 if POSIX:
     CASES["sigterm"] = ("os.kill(os.getpid(), signal.SIGTERM); time.sleep(30)",
                         -signal.SIGTERM, 128 + signal.SIGTERM, 3)
+    CASES["sighup"] = ("os.kill(os.getpid(), signal.SIGHUP); time.sleep(30)",
+                       -signal.SIGHUP, 128 + signal.SIGHUP, 3)
     CASES["exec"] = ("os.execv(sys.executable, [sys.executable, '-c', 'print(42)'])",
                      0, "<exec>", 3)
 
@@ -120,3 +122,28 @@ def test_sigterm_from_outside_while_the_recorder_is_busy(tmp_path: Any) -> None:
     trace = read_trace_dir(str(tmp_path / "trace-out"))
     assert_balanced(trace)
     assert status(trace) == 128 + signal.SIGTERM and detached(trace) >= 1
+
+
+@pytest.mark.skipif(not POSIX, reason="signals: POSIX only")
+def test_an_ignored_sighup_stays_ignored(tmp_path: Any) -> None:
+    """Under ``nohup`` SIGHUP is ignored: the recorder installs no handler over that."""
+    (tmp_path / "app.py").write_text(textwrap.dedent("""
+        import os, signal
+        os.kill(os.getpid(), signal.SIGHUP)
+        print("still here", signal.getsignal(signal.SIGHUP) is signal.SIG_IGN)
+    """))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                    env.get("PYTHONPATH")) if p)
+
+    def ignore_sighup() -> None:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    done = subprocess.run([sys.executable, "-m", "recorder", "app.py"], cwd=str(tmp_path),
+                          capture_output=True, text=True, env=env, timeout=60,
+                          preexec_fn=ignore_sighup)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "still here True\n", "")
+    trace = read_trace_dir(str(tmp_path / "trace-out"))
+    assert_balanced(trace)
+    assert status(trace) == 0
