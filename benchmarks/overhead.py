@@ -9,6 +9,9 @@ Modes, each a fresh process running benchmarks/workloads.py ``main()``:
   null-sink     recorder with a sink that does nothing (the cost of the backends and the
                 normaliser)
   events        recorder with a ``sink=callable`` receiving Event objects
+  trace         full recording: the CodeTracer trace writer with ``values="full"`` (the
+                CLI's default), streaming to a temporary directory
+  trace-none    the same with ``values="none"``
 Reported: the median of --repeat runs of the workload's wall time (start-up excluded),
 as a ratio to bare. Timing goals live here, never in tests.
 """
@@ -47,6 +50,12 @@ elif mode in ("null-sink", "events", "null-sink-settrace"):
         def close(self): pass
     backend = "settrace" if mode.endswith("settrace") else None
     recorder.install(Null() if mode.startswith("null") else (lambda e: None), backend=backend)
+elif mode in ("trace", "trace-none"):
+    import recorder, tempfile
+    from recorder.formats import CodeTracerWriter
+    out = tempfile.mkdtemp()
+    values = "none" if mode == "trace-none" else "full"
+    recorder.install(CodeTracerWriter(out, program="workloads", values=values), values=values)
 t0 = time.perf_counter()
 workloads.main()
 t1 = time.perf_counter()
@@ -79,7 +88,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pythons", default="3.8,3.9,3.10,3.11,3.12,3.13")
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--modes", default="bare,floor,null-sink,events")
+    parser.add_argument("--modes", default="bare,floor,null-sink,events,trace,trace-none")
     args = parser.parse_args()
     modes = args.modes.split(",")
     print("| python | " + " | ".join(m for m in modes if m != "bare") + " | bare s |")
