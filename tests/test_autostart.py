@@ -439,17 +439,22 @@ def start_busy(py: str, tmp_path: Any, warmup: float) -> "subprocess.Popen[bytes
     return proc
 
 
-@posix_only
-def test_sigterm_from_outside_in_the_middle_of_recording(py, tmp_path):
-    """Most of a busy recorded program's time is spent inside the recorder: the handler
-    then waits until the event is written, and the trace is still balanced."""
-    proc = start_busy(py, tmp_path, warmup=0.1)
+def terminated(proc: "subprocess.Popen[bytes]") -> int:
+    """SIGTERM ``proc``, wait for its end (killed after 30 s) and return its status."""
     try:
         proc.terminate()
         proc.wait(30)
     finally:
         proc.kill()
-    assert proc.returncode == -signal.SIGTERM
+    return proc.wait()
+
+
+@posix_only
+def test_sigterm_from_outside_in_the_middle_of_recording(py, tmp_path):
+    """Most of a busy recorded program's time is spent inside the recorder: the handler
+    then waits until the event is written, and the trace is still balanced."""
+    proc = start_busy(py, tmp_path, warmup=0.1)
+    assert terminated(proc) == -signal.SIGTERM
     trace = only(traces(tmp_path / "traces", count=1), "busy")
     assert_balanced(trace)
     assert status(trace) == 128 + signal.SIGTERM and detached(trace) >= 1

@@ -1,4 +1,5 @@
-"""A recorded process killed with SIGKILL leaves a trace prefix that our reader accepts."""
+"""A recorded process killed with SIGKILL leaves a trace prefix that our reader accepts; one
+terminated by SIGTERM from outside leaves a finished trace."""
 from __future__ import annotations
 
 import os
@@ -7,15 +8,18 @@ import subprocess
 import sys
 import textwrap
 import time
+from typing import Any
 
 import pytest
 
 from recorder.formats.reader import check_balance, read_trace_dir
+from test_autostart import assert_balanced, detached, status, terminated
 from test_cli import _env
 
 
-@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX only")
-def test_sigkill_leaves_a_readable_prefix(tmp_path):
+def start_busy(tmp_path: Any) -> "subprocess.Popen[bytes]":
+    """``python -m recorder busy.py``: a program that calls a function forever, started and
+    past its first 2000 calls."""
     (tmp_path / "busy.py").write_text(textwrap.dedent("""
         import sys, time
         def step(i):
@@ -30,7 +34,18 @@ def test_sigkill_leaves_a_readable_prefix(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "recorder", "busy.py"], cwd=str(tmp_path),
                             stdout=subprocess.PIPE, env=_env())
     try:
-        assert proc.stdout.readline() == b"ready\n"
+        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+    except BaseException:
+        proc.kill()
+        proc.wait(30)
+        raise
+    return proc
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX only")
+def test_sigkill_leaves_a_readable_prefix(tmp_path):
+    proc = start_busy(tmp_path)
+    try:
         time.sleep(0.7)  # past the writer's time-based flush
     finally:
         proc.kill()
@@ -45,3 +60,15 @@ def test_sigkill_leaves_a_readable_prefix(tmp_path):
     balance = check_balance(events, complete=False)
     assert balance.problems == []
     assert balance.open >= 1  # <toplevel> and the module never returned
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGTERM"), reason="POSIX only")
+def test_sigterm_from_outside_while_the_recorder_is_busy_finishes_the_trace(tmp_path):
+    """Most of a busy recorded program's time is inside the recorder: the handler waits
+    until the event is written (the CLI's own frames under the program do not count as
+    inside), then the trace is finished and balanced, and the process dies by SIGTERM."""
+    proc = start_busy(tmp_path)
+    assert terminated(proc) == -signal.SIGTERM
+    trace = read_trace_dir(str(tmp_path / "trace-out"))
+    assert_balanced(trace)
+    assert status(trace) == 128 + signal.SIGTERM and detached(trace) >= 1
