@@ -444,14 +444,26 @@ def test_return_without_call_is_dropped(out: str) -> None:
     assert len(body(events, "Return")) == 1
 
 
-def test_import_events_are_ignored(out: str) -> None:
+def test_import_events_go_to_imports_jsonl_not_trace_json(out: str) -> None:
+    import time
+    from recorder.events import ImportInfo
     w = CodeTracerWriter(out, program=HERE)
     t = main_thread()
-    w.emit(Kind.IMPORT_START, t, None, None, object(), 0, None)
-    w.emit(Kind.IMPORT_END, t, None, None, object(), 0, None)
+    now = time.perf_counter()
+    start = ImportInfo("pkg", "/src/pkg/__init__.py", 0, now)
+    w.emit(Kind.IMPORT_START, t, None, None, start, 0, None)
+    end = ImportInfo("pkg", "/src/pkg/__init__.py", 0, now, now + 0.25, False,
+                     ImportError("nope"), t.ident)
+    w.emit(Kind.IMPORT_END, t, None, None, end, 0, None)
     w.close(0)
     events, _ = load(out)
     assert kinds(events) == ["Path", "Function", "Call", "Type", "Type", "Return"]
+    with open(os.path.join(out, "imports.jsonl"), encoding="utf-8") as fh:
+        (line,) = [json.loads(text) for text in fh]
+    assert line["start"] >= 0 and abs(line["duration"] - 0.25) < 1e-6
+    del line["start"], line["duration"]
+    assert line == {"module": "pkg", "origin": "/src/pkg/__init__.py", "thread": t.serial,
+                    "depth": 0, "ok": False, "error": "ImportError: nope"}
 
 
 # -- hostile values ------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from recorder import env
 from recorder.events import CodeInfo, Kind
+from recorder.formats.imports import FILE_NAME as IMPORTS_FILE, ImportLog
 from recorder.values import TypeRegistry, ValueEncoder, ValueOptions, json_string, type_name
 
 __all__ = ["CodeTracerWriter", "TraceDirError", "VALUES_MODES", "DEFAULT_VALUES"]
@@ -55,6 +56,7 @@ _LINE, _CALL, _RESUME, _RETURN, _YIELD = Kind.LINE, Kind.CALL, Kind.RESUME, Kind
 _RAISE, _HANDLED, _UNWIND = Kind.RAISE, Kind.HANDLED, Kind.UNWIND
 _ATTACH, _DETACH = Kind.ATTACH, Kind.DETACH
 _THREAD_START, _THREAD_END = Kind.THREAD_START, Kind.THREAD_END
+_IMPORT_END = Kind.IMPORT_END
 
 #: EventLogKind numbers.
 EVENT_WRITE, EVENT_WRITE_OTHER, EVENT_READ, EVENT_ERROR, EVENT_TRACE_LOG = 0, 2, 3, 11, 12
@@ -286,6 +288,8 @@ class _Stream:
             self.written = True
             self.fh.write(data.encode("utf-8", "backslashreplace"))
             self.fh.flush()
+            if self.main:
+                self.writer._imports.flush()
         elif not self.started:
             self.fh.write(b"[")
             self.fh.flush()
@@ -406,6 +410,7 @@ class CodeTracerWriter:
         self.start_time = _now_iso()
         self.end_time: Optional[str] = None
         self._prepare_dir()
+        self._imports = ImportLog(self.out_dir)
         self._main = _Stream(self, None, self._main_ident, "MainThread",
                              os.path.join(self.out_dir, "trace.json"),
                              os.path.join(self.out_dir, "trace_paths.json"), main=True)
@@ -645,7 +650,10 @@ class CodeTracerWriter:
         elif kind is _THREAD_END:
             self._end_stream(st)
             return
-        else:  # THREAD_START (the stream is open), IMPORT_START/END (not in this format)
+        elif kind is _IMPORT_END:  # not in this format: imports.jsonl (formats/imports.py)
+            self._import_ended(st, thread, value)
+            return
+        else:  # THREAD_START (the stream is open), IMPORT_START (the END has it all)
             return
         if len(st.buf) >= self._flush_records:
             st.flush()
@@ -654,6 +662,18 @@ class CodeTracerWriter:
             exc = enc.interrupt
             enc.interrupt = None
             raise exc
+
+    def _import_ended(self, st: _Stream, thread: Any, info: Any) -> None:
+        """A line of imports.jsonl. A failure here (a full disk) loses that file's lines,
+        never the trace."""
+        try:
+            error = info.error
+            self._imports.ended(info, thread.serial, None if error is None
+                                else self._exception_text(st, error))
+        except KeyboardInterrupt:
+            raise
+        except Exception:
+            pass
 
     def _maybe_flush(self, st: _Stream) -> None:
         """The time-based flush, checked every ``_TICK`` calls and returns (a clock read
@@ -948,6 +968,10 @@ class CodeTracerWriter:
             first_error = first_error or exc
         for st in streams + [main]:
             self._count_hidden(st)
+        try:
+            self._imports.close()
+        except Exception as exc:
+            first_error = first_error or exc
         self._scrub_sources()
         try:
             self._write_metadata(complete=True)
@@ -1000,6 +1024,8 @@ class CodeTracerWriter:
             "process_exit_status": self._exit_record(),
             "complete": complete,
             "threads": threads,
+            "imports": {"file": IMPORTS_FILE if self._imports.count else None,
+                        "count": self._imports.count},
         }
         if self.filters is not None:
             data["trace_filter"] = self.filters.metadata()

@@ -1,0 +1,76 @@
+"""``imports.jsonl`` in the trace directory: every module the program loaded, what it cost.
+
+CodeTracer's format has no import record, so the ``IMPORT_END`` events of the common model
+(recorder/importhook.py) go to a file of their own, one JSON object per line, in the order
+the imports finished (an outer import after the ones nested in it)::
+
+    {"module": "pkg.mod", "origin": "/src/pkg/mod.py", "thread": 1, "depth": 0,
+     "start": 0.0123, "duration": 0.0041, "ok": true, "error": null}
+
+``start`` is seconds since the writer was created, ``duration`` seconds including the
+module's own nested imports (``null`` when the import was still running at the end),
+``thread`` the recorder's thread serial (the stream's file, docs/trace-format.md), ``depth``
+how many imports were in progress on that thread. ``error`` is ``"Type: message"`` for an
+import that raised (as the trace shows the exception: bounded, secrets hidden, the type alone
+with ``--values none``). Lines are written as imports end and flushed with the trace streams, so
+a killed process leaves whole lines up to the last flush. docs/trace-format.md.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from typing import IO, Any, Optional
+
+FILE_NAME = "imports.jsonl"
+
+
+class ImportLog:
+    """Appends one line per finished import to ``<out_dir>/imports.jsonl`` (created at the
+    first one). Thread-safe: imports end on any thread."""
+
+    def __init__(self, out_dir: str) -> None:
+        self.path = os.path.join(out_dir, FILE_NAME)
+        self._t0 = time.perf_counter()  # the clock of ImportInfo.start/end
+        self._fh: Optional[IO[str]] = None
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self.count = 0
+        self.closed = False
+
+    def ended(self, info: Any, thread_serial: Optional[int], error: Optional[str]) -> None:
+        """Write the line of a finished import (an ``ImportInfo`` at ``IMPORT_END``);
+        ``error`` is the text of ``info.error``, made by the caller's value encoder."""
+        record = {
+            "module": info.name,
+            "origin": info.origin,
+            "thread": thread_serial,
+            "depth": info.depth,
+            "start": round(info.start - self._t0, 6),
+            "duration": None if info.end is None else round(info.end - info.start, 6),
+            "ok": info.ok,
+            "error": error,
+        }
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        with self._lock:
+            if self.closed or os.getpid() != self._pid:
+                return  # closed, or a forked child: the file is the parent's
+            if self._fh is None:
+                self._fh = open(self.path, "w", encoding="utf-8", errors="backslashreplace")
+            self._fh.write(line)
+            self.count += 1
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._fh is not None and not self.closed and os.getpid() == self._pid:
+                self._fh.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            if self._fh is not None and os.getpid() == self._pid:
+                self._fh.close()
+
