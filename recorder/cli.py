@@ -27,7 +27,7 @@ from recorder.errors import RecorderError
 EXIT_USAGE = 2
 _HERE = os.path.dirname(os.path.abspath(__file__))
 #: Options that take a value (for splitting the command line at the target).
-_VALUE_OPTIONS = {"-o", "--out-dir", "--backend", "--values", "--filter"}
+_VALUE_OPTIONS = {"-o", "--out-dir", "--backend", "--values", "--filter", "--repair"}
 
 
 class UsageError(RecorderError):
@@ -56,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
                         dest="filters",
                         help="a TOML filter file, applied after RECORDER_FILTER's and the "
                              "project's [tool.recorder] (repeatable; docs/filters.md)")
+    parser.add_argument("--repair", default=None, metavar="DIR",
+                        help="finish the trace directory DIR left by a killed process "
+                             "(SIGKILL, a crash): close its files and open calls; runs no "
+                             "program")
     parser.add_argument("--version", action="version",
                         version="recorder %s (Python %d.%d.%d)" % ((__version__,)
                                                                    + sys.version_info[:3]))
@@ -100,6 +104,10 @@ def parse(argv: Sequence[str]) -> Tuple[argparse.Namespace, Optional[str], Optio
 
     parser.error = error  # type: ignore[assignment]  # one line, our format, exit 2
     namespace = parser.parse_args(options)
+    if namespace.repair is not None:
+        if script is not None or module is not None:
+            raise UsageError("--repair DIR runs no program: give it alone")
+        return namespace, None, None, []
     if script is None and module is None:
         raise UsageError("no program given: python -m recorder [options] script.py [args...] "
                          "or -m module [args...]")
@@ -234,6 +242,8 @@ def _main(argv: List[str]) -> int:
     from recorder.session import Session
 
     namespace, script, module, program_args = parse(argv)
+    if namespace.repair is not None:
+        return repair(namespace.repair)
     try:
         program = (prepare_module(module, program_args) if module is not None
                    else prepare_script(script, program_args))  # type: ignore[arg-type]
@@ -299,6 +309,26 @@ def _main(argv: List[str]) -> int:
         _die_by_sigint()
     sys.stdout.flush()
     return status
+
+
+def repair(out_dir: str) -> int:
+    """``--repair DIR``: one line per event file, what was done; status 0, or 2 when DIR is
+    no trace directory or cannot be written."""
+    from recorder.formats.reader import repair_trace_dir
+
+    try:
+        done = repair_trace_dir(out_dir)
+    except (ValueError, OSError) as exc:
+        raise UsageError("--repair: %s" % (exc,))
+    for r in done:
+        name = os.path.relpath(r.path, out_dir)
+        if r.was_complete:
+            print("%s: complete, left as it was" % name)
+        else:
+            print("%s: finished (%d open call%s closed with <detached>), %s" % (
+                name, r.closed, "" if r.closed == 1 else "s",
+                "balanced" if r.balance.ok else "NOT balanced: %s" % r.balance.problems[:1]))
+    return 0
 
 
 def _status_code(status: Any) -> Any:

@@ -1,5 +1,5 @@
-"""A recorded process killed with SIGKILL leaves a trace prefix that our reader accepts; one
-terminated by SIGTERM from outside leaves a finished trace."""
+"""A recorded process killed with SIGKILL leaves a trace prefix that our reader accepts and
+``--repair`` finishes; one terminated by SIGTERM from outside leaves a finished trace."""
 from __future__ import annotations
 
 import os
@@ -60,6 +60,35 @@ def test_sigkill_leaves_a_readable_prefix(tmp_path):
     balance = check_balance(events, complete=False)
     assert balance.problems == []
     assert balance.open >= 1  # <toplevel> and the module never returned
+
+    # python -m recorder --repair finishes it: whole records kept, open calls closed
+    repaired = subprocess.run([sys.executable, "-m", "recorder", "--repair", "trace-out"],
+                              cwd=str(tmp_path), capture_output=True, text=True, env=_env(),
+                              timeout=60)
+    assert (repaired.returncode, repaired.stderr) == (0, "")
+    assert repaired.stdout == ("trace.json: finished (%d open calls closed with <detached>), "
+                               "balanced\n" % balance.open)
+    after = read_trace_dir(str(tmp_path / "trace-out"))
+    assert after.main.complete and check_balance(after.main.events).ok
+    assert after.main.events[:len(events)] == events
+    assert after.metadata["repaired"] == {"files": ["trace.json"],
+                                          "closed_calls": balance.open}
+    assert after.metadata["complete"] is False  # the program's end was never seen
+    again = subprocess.run([sys.executable, "-m", "recorder", "--repair", "trace-out"],
+                           cwd=str(tmp_path), capture_output=True, text=True, env=_env(),
+                           timeout=60)
+    assert (again.returncode, again.stdout) == (0, "trace.json: complete, left as it was\n")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--repair", "."], "recorder: error: --repair: . is not a trace directory (no trace.json)\n"),
+    (["--repair", "trace-out", "app.py"],
+     "recorder: error: --repair DIR runs no program: give it alone\n"),
+])
+def test_repair_refuses_what_is_not_a_trace_directory(tmp_path, args, message):
+    done = subprocess.run([sys.executable, "-m", "recorder"] + args, cwd=str(tmp_path),
+                          capture_output=True, text=True, env=_env(), timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", message)
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGTERM"), reason="POSIX only")

@@ -957,3 +957,32 @@ def test_time_based_flush_is_checked_at_least_every_64_calls_and_returns(out: st
     d.call(fn)  # the 64th: the clock is read, and everything is written
     assert kinds(read_events(path).events).count("Call") == 34
     w.close(0)
+
+
+def test_repair_trace_dir_finishes_every_stream_and_the_import_lines(out: str) -> None:
+    from recorder.formats.reader import repair_trace_dir
+    w = CodeTracerWriter(out, program=HERE)
+    main = Driver(w)
+    worker = Driver(w, ThreadInfo(2, 999999, "Worker"))  # type: ignore[arg-type]
+    fn = code(HERE, 40, "a_frame")
+    for d in (main, worker):
+        d.call(fn, a_frame())
+        d.line(fn, 41, a_frame())
+    w.flush()  # ... and the process is killed here: no close
+    with open(os.path.join(out, "imports.jsonl"), "w", encoding="utf-8") as fh:
+        fh.write('{"module": "a"}\n{"module": "b", "orig')  # a line cut by the kill
+    os.remove(os.path.join(out, "threads", "trace_paths-2.json"))  # not yet written
+    done = repair_trace_dir(out)
+    assert [(os.path.relpath(r.path, out), r.was_complete, r.closed) for r in done] == [
+        ("trace.json", False, 2), (os.path.join("threads", "trace-2.json"), False, 2)]
+    trace = read_trace_dir(out)
+    for read in [trace.main] + list(trace.threads.values()):
+        assert read.complete and check_balance(read.events).ok
+    with open(os.path.join(out, "threads", "trace_paths-2.json"), encoding="utf-8") as fh:
+        assert json.load(fh) == [e["Path"] for e in trace.threads[2].events if "Path" in e]
+    with open(os.path.join(out, "imports.jsonl"), encoding="utf-8") as fh:
+        assert fh.read() == '{"module": "a"}\n'
+    assert trace.metadata["repaired"] == {
+        "files": ["trace.json", os.path.join("threads", "trace-2.json")], "closed_calls": 4}
+    with pytest.raises(ValueError, match="no trace.json"):
+        repair_trace_dir(os.path.join(out, "threads"))

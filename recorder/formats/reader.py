@@ -8,7 +8,8 @@ writes one record per line; 0.3.0 writes a single line).
 
 :func:`check_balance` is the structural check the tests use: Calls and Returns pair up,
 every id is defined before use, and each Call but the first is preceded by a Step at its
-function's line. :func:`repair_trace` turns a truncated file into a complete, balanced one.
+function's line. :func:`repair_trace` turns a truncated file into a complete, balanced one;
+:func:`repair_trace_dir` does it for a whole trace directory (``python -m recorder --repair``).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional
 
 __all__ = ["TraceRead", "TraceDir", "Balance", "EventReader", "read_events", "read_trace_dir",
-           "check_balance", "repair_trace"]
+           "check_balance", "repair_trace", "repair_trace_dir", "Repaired"]
 
 _WS = " \t\r\n"
 
@@ -307,3 +308,74 @@ def repair_trace(path: str) -> Balance:
         out.write("\n]\n")
     os.replace(tmp, path)
     return check_balance(events + tail)
+
+
+class Repaired:
+    """What :func:`repair_trace_dir` did to one event file."""
+
+    def __init__(self, path: str, was_complete: bool, closed: int, balance: Balance) -> None:
+        self.path = path
+        #: the file already ended with its closing bracket: left as it was
+        self.was_complete = was_complete
+        #: Calls that were still open and got a ``<detached>`` Return
+        self.closed = closed
+        self.balance = balance
+
+
+def repair_trace_dir(out_dir: str) -> List[Repaired]:
+    """Finish a trace directory left by a killed process (``python -m recorder --repair
+    DIR``): :func:`repair_trace` on ``trace.json`` and every thread's file; each
+    ``trace_paths*.json`` that lags behind its file's Path records is rewritten from them; a
+    cut last line of ``imports.jsonl`` is dropped; ``trace_metadata.json`` gets a
+    ``"repaired"`` entry (``"complete"`` stays false: the program's end was not seen).
+    Raises ``ValueError`` naming the directory when it holds no ``trace.json``."""
+    main = os.path.join(out_dir, "trace.json")
+    if not os.path.isfile(main):
+        raise ValueError("%s is not a trace directory (no trace.json)" % out_dir)
+    files = [(main, os.path.join(out_dir, "trace_paths.json"))]
+    for path in sorted(glob.glob(os.path.join(out_dir, "threads", "trace-*.json"))):
+        serial = re.search(r"trace-(\d+)\.json$", path)
+        if serial:
+            files.append((path, os.path.join(out_dir, "threads",
+                                             "trace_paths-%s.json" % serial.group(1))))
+    done: List[Repaired] = []
+    for path, paths_path in files:
+        before = read_events(path)
+        open_calls = 0 if before.complete else check_balance(
+            before.events, complete=False, strict=False).open
+        balance = repair_trace(path)
+        done.append(Repaired(path, before.complete, open_calls, balance))
+        in_stream = [e["Path"] for e in before.events if isinstance(e, dict) and "Path" in e]
+        listed = _load_json(paths_path)
+        if not isinstance(listed, list) or len(listed) < len(in_stream):
+            _write_json(paths_path, in_stream)
+    _drop_cut_line(os.path.join(out_dir, "imports.jsonl"))
+    if any(not r.was_complete for r in done):
+        meta_path = os.path.join(out_dir, "trace_metadata.json")
+        meta = _load_json(meta_path)
+        if isinstance(meta, dict):
+            meta["repaired"] = {"files": [os.path.relpath(r.path, out_dir) for r in done
+                                          if not r.was_complete],
+                                "closed_calls": sum(r.closed for r in done)}
+            _write_json(meta_path, meta)
+    return done
+
+
+def _write_json(path: str, data: Any) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=1)
+    os.replace(tmp, path)
+
+
+def _drop_cut_line(path: str) -> None:
+    """A JSON-lines file cut by a kill: keep it up to its last newline."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return
+    end = data.rfind(b"\n") + 1
+    if end != len(data):
+        with open(path, "wb") as fh:
+            fh.write(data[:end])
