@@ -122,3 +122,22 @@ def test_a_text_hidden_later_never_comes_back_from_a_reused_record(tmp_path: Any
     """, backend)
     assert "hunter2-the-secret" not in text
     assert "<redacted>" in text
+
+
+def test_an_argument_hidden_later_never_comes_back_from_a_reused_record(tmp_path: Any,
+                                                                        backend: str) -> None:
+    # The first call hides the text (``password``) and steps on; the second call passes the
+    # same string object again: its cached argument record must not be reused.
+    _, calls, text = record(tmp_path, """
+        def f(note):
+            password = note
+            x = 1
+            return x
+
+        s = "-".join(["hunter2", "the", "secret"])
+        f(s)
+        f(s)
+    """, backend)
+    assert "hunter2-the-secret" not in text
+    # the first call's String was scrubbed when the text was hidden; the second is hidden
+    assert [c["note"] for c in calls if "note" in c] == ["<redacted>", ("Error", "<redacted>")]

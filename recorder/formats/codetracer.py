@@ -787,6 +787,7 @@ class CodeTracerWriter:
             # a text hidden since: a cached record may show it (records already in the
             # buffer are scrubbed by _scrub_pending below)
             last.clear()
+            c.last_args.clear()
             c.epoch = len(secrets)
         try:
             items = frame.f_locals.items()
