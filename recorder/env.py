@@ -60,3 +60,8 @@ MONITORING_TOOL_IDS = (4, 3)
 
 #: 3.11+: ``tomllib`` is in the standard library; below, filter files need ``tomli``.
 HAS_TOMLLIB: bool = PYVERSION >= (3, 11)
+
+#: 3.13+ (PEP 667): ``frame.f_locals`` is a write-through proxy; before, reading it fills a
+#: dict kept on the frame that holds a reference to every local until the frame ends (what
+#: any tracer reading locals does to reference counts there).
+F_LOCALS_IS_PROXY: bool = PYVERSION >= (3, 13)

@@ -11,6 +11,9 @@ import os
 import textwrap
 from typing import Any, Dict, List, Tuple
 
+import pytest
+
+from recorder import env
 from test_cli import run_plain, run_recorded
 
 
@@ -141,3 +144,23 @@ def test_an_argument_hidden_later_never_comes_back_from_a_reused_record(tmp_path
     assert "hunter2-the-secret" not in text
     # the first call's String was scrubbed when the text was hidden; the second is hidden
     assert [c["note"] for c in calls if "note" in c] == ["<redacted>", ("Error", "<redacted>")]
+
+
+@pytest.mark.skipif(not env.F_LOCALS_IS_PROXY, reason="before 3.13 reading f_locals itself "
+                    "keeps a dict of the locals on the frame (PEP 667)")
+def test_a_big_string_is_not_held_by_the_cache(tmp_path: Any, backend: str) -> None:
+    # The recorder may hold small immutable values between Steps, never a big one: the
+    # program sees the same reference count as unrecorded (``record`` compares the output).
+    # The count is taken on the line that makes the string, before any Step has seen it.
+    steps, _, _ = record(tmp_path, """
+        import sys
+
+        def work():
+            big = "y" * (1 << 20); before = sys.getrefcount(big)
+            a = 1
+            a = 2
+            print("held", sys.getrefcount(big) - before)
+
+        work()
+    """, backend)
+    assert len(steps) >= 4

@@ -66,8 +66,24 @@ _OUTPUT_KINDS = {"stdout": EVENT_WRITE, "stderr": EVENT_WRITE_OTHER, "stdin": EV
 _ModuleType = types.ModuleType
 _FunctionType = types.FunctionType
 _BuiltinType = types.BuiltinFunctionType
-#: Exact types whose record depends only on the value: a Step can reuse it (``_Code.last``).
-_IMMUTABLE = frozenset((int, str, float, bool, type(None), bytes, complex))
+_NoneType = type(None)
+
+
+def _reusable(v: Any) -> bool:
+    """Can a Step write ``v``'s record again when the variable still holds this very object
+    (``_Code.last``)? Only for exact immutable types, whose record depends on the value
+    alone, and only small ones: the cache holds the value, and a huge string or int must
+    stay the program's to free."""
+    t = type(v)
+    if t is int:
+        return -_REUSE_INT < v < _REUSE_INT
+    if t is str or t is bytes:
+        return len(v) <= _REUSE_LEN
+    return t is float or t is bool or t is _NoneType or t is complex
+
+
+_REUSE_INT = 1 << 64
+_REUSE_LEN = 1024
 #: calls and returns between two checks of the time-based flush
 _TICK = 64
 
@@ -763,7 +779,7 @@ class CodeTracerWriter:
                 arg = ap + vj + "}"
                 buf.append(rec)  # 0.3.0: a Value per argument before the Step
                 out.append(arg)
-                if type(v) in _IMMUTABLE and (hidden_args is None or name not in hidden_args):
+                if _reusable(v) and (hidden_args is None or name not in hidden_args):
                     last_args[name] = (v, rec, arg)
                     if c.vars.get(name) is p:  # recorded as a local too (filters)
                         c.last[name] = (v, rec)  # the first Step's locals show it again
@@ -812,7 +828,7 @@ class CodeTracerWriter:
                     if p.__class__ is str:
                         rec = p + enc(v) + "}}"
                         app(rec)
-                        if tv in _IMMUTABLE:
+                        if _reusable(v):
                             last[name] = (v, rec)
                     else:
                         self._hidden_var(st, c, p, v)
@@ -828,7 +844,7 @@ class CodeTracerWriter:
                     if p.__class__ is str:
                         rec = p + enc(v) + "}}"
                         app(rec)
-                        if type(v) in _IMMUTABLE:
+                        if _reusable(v):
                             last[name] = (v, rec)
                     else:
                         self._hidden_var(st, c, p, v)
