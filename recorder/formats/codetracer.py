@@ -810,44 +810,29 @@ class CodeTracerWriter:
             enc = st.enc.encode
             app = st.buf.append
             names = c.vars
-            if c.filtered:
-                for name, v in items:
-                    hit = last.get(name)
-                    if hit is not None and hit[0] is v:
-                        app(hit[1])
-                        continue
+            filtered = c.filtered  # module or class body: the user's names only
+            for name, v in items:
+                hit = last.get(name)
+                if hit is not None and hit[0] is v:
+                    app(hit[1])
+                    continue
+                if filtered:
                     if type(name) is not str or (name[:2] == "__" and name[-2:] == "__"):
                         continue
                     tv = type(v)
                     if (tv is _FunctionType or tv is _ModuleType or tv is _BuiltinType
                             or issubclass(tv, type)):
                         continue
-                    p = names.get(name)
-                    if p is None:
-                        p = st.var(c, name)
-                    if p.__class__ is str:
-                        rec = p + enc(v) + "}}"
-                        app(rec)
-                        if _reusable(v):
-                            last[name] = (v, rec)
-                    else:
-                        self._hidden_var(st, c, p, v)
-            else:
-                for name, v in items:
-                    hit = last.get(name)
-                    if hit is not None and hit[0] is v:
-                        app(hit[1])
-                        continue
-                    p = names.get(name)
-                    if p is None:
-                        p = st.var(c, name)
-                    if p.__class__ is str:
-                        rec = p + enc(v) + "}}"
-                        app(rec)
-                        if _reusable(v):
-                            last[name] = (v, rec)
-                    else:
-                        self._hidden_var(st, c, p, v)
+                p = names.get(name)
+                if p is None:
+                    p = st.var(c, name)
+                if p.__class__ is str:
+                    rec = p + enc(v) + "}}"
+                    app(rec)
+                    if _reusable(v):
+                        last[name] = (v, rec)
+                else:
+                    self._hidden_var(st, c, p, v)
         except KeyboardInterrupt:
             raise
         except Exception:
