@@ -347,15 +347,9 @@ def _print_exception(exc: BaseException) -> None:
 
 
 def _die_by_sigint() -> None:
-    """An uncaught KeyboardInterrupt ends Python by SIGINT (exit status 130 in a shell)."""
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except Exception:
-        pass
-    try:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGINT)
-    except Exception:
-        pass
-    os._exit(130)
+    """An uncaught KeyboardInterrupt ends Python by SIGINT (exit status 130 in a shell):
+    the auto-start's way of dying by a signal (flush, default action, the signal, else
+    os._exit(128 + signum))."""
+    from recorder import autostart
+
+    autostart._die(signal.SIGINT)
