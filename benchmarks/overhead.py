@@ -21,7 +21,8 @@ import argparse
 import os
 import statistics
 import subprocess
-import sys
+
+from pythons import python_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -68,14 +69,6 @@ elif mode != "bare":
     recorder.uninstall()
 print(t1 - t0)
 """
-
-
-def python_for(version: str) -> str:
-    root = os.path.expanduser("~/.pyenv/versions")
-    for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
-        if name.startswith(version + "."):
-            return os.path.join(root, name, "bin", "python")
-    return "python" + version
 
 
 def run(python: str, mode: str) -> float:

@@ -33,6 +33,8 @@ import tempfile
 import time
 from typing import Dict, List, Tuple
 
+from pythons import python_for
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
@@ -117,14 +119,6 @@ _T1, _C1 = time.perf_counter(), time.process_time()
 print("RESULT", result)
 print("PROGRAM_SECONDS", _T1 - _T0, _C1 - _C0)
 '''
-
-
-def python_for(version: str) -> str:
-    root = os.path.expanduser("~/.pyenv/versions")
-    for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
-        if name.startswith(version + "."):
-            return os.path.join(root, name, "bin", "python")
-    return "python" + version
 
 
 MODES = ("bare", "recorded", "values-none")

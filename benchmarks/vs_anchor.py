@@ -31,6 +31,8 @@ import tempfile
 import time
 from typing import Dict, List, Optional, Tuple
 
+from pythons import python_for
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 ANCHOR = "codetracer-python-recorder==0.3.0"
@@ -121,17 +123,6 @@ print(loop(500000))
 }
 DEFAULT_WORKLOADS = "fib,loops,generators,exceptions,objects,long"
 MODES = ("bare", "ours", "ours-none", "anchor")
-
-
-def python_for(version: str) -> str:
-    root = os.path.expanduser("~/.pyenv/versions")
-    for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
-        if name.startswith(version + "."):
-            return os.path.join(root, name, "bin", "python")
-    found = shutil.which("python" + version)
-    if not found:
-        sys.exit("no python%s found" % version)
-    return found
 
 
 def anchor_python(version: str, base: str, given: Optional[str]) -> str:

@@ -2,7 +2,6 @@
 ``--repair`` finishes; one terminated by SIGTERM from outside leaves a finished trace."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
