@@ -78,3 +78,18 @@ def kinds_and_labels(events: List[Event]) -> List[tuple]:
 @pytest.fixture(params=BACKENDS)
 def backend(request: Any) -> str:
     return request.param
+
+
+@pytest.fixture
+def resolvers_created(monkeypatch: Any) -> List[Any]:
+    """Every ``ModuleResolver`` made while the test runs, in order."""
+    from recorder.identity import ModuleResolver
+
+    created: List[Any] = []
+    original_init = ModuleResolver.__init__
+
+    def counting_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        created.append(self)
+        original_init(self, *args, **kwargs)
+    monkeypatch.setattr(ModuleResolver, "__init__", counting_init)
+    return created

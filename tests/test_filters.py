@@ -426,16 +426,10 @@ def test_skipped_user_package_still_calls_back(sandbox: Path, backend: str) -> N
 
 # -- one resolver, one decision per code object ------------------------------------------------
 
-def test_the_filter_engine_and_the_tracer_share_one_resolver(sandbox: Path, backend: str,
-                                                              monkeypatch: pytest.MonkeyPatch
-                                                              ) -> None:
-    created: List[ModuleResolver] = []
-    original_init = ModuleResolver.__init__
-
-    def counting_init(self: ModuleResolver, *args: Any, **kwargs: Any) -> None:
-        created.append(self)
-        original_init(self, *args, **kwargs)
-    monkeypatch.setattr(ModuleResolver, "__init__", counting_init)
+def test_the_filter_engine_and_the_tracer_share_one_resolver(
+        sandbox: Path, backend: str, resolvers_created: List[ModuleResolver],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    created = resolvers_created
     write_tree(sandbox, LIB)
     f = toml(sandbox / "f.toml", """
         [[scope.rules]]

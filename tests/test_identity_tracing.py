@@ -168,14 +168,8 @@ def test_the_hook_frames_are_never_recorded(sandbox: Path, backend: str) -> None
 
 
 def test_one_resolver_per_session(sandbox: Path, backend: str,
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    created: List[ModuleResolver] = []
-    original_init = ModuleResolver.__init__
-
-    def counting_init(self: ModuleResolver, *args: Any, **kwargs: Any) -> None:
-        created.append(self)
-        original_init(self, *args, **kwargs)
-    monkeypatch.setattr(ModuleResolver, "__init__", counting_init)
+                                  resolvers_created: List[ModuleResolver]) -> None:
+    created = resolvers_created
     write_tree(sandbox, {"idt_one/__init__.py": "class K:\n    pass\nf = lambda: 1\nf()\n"})
     events = record_all(lambda: importlib.import_module("idt_one"), backend)
     assert len(created) == 1, "the tracer, filters and summaries must share one resolver"
