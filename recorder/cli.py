@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 import types
-from typing import Any, List, NoReturn, Optional, Sequence, Tuple
+from typing import Any, Callable, Generator, List, NoReturn, Optional, Sequence, Tuple
 
 from recorder import env
 from recorder.config import Config
@@ -141,17 +141,71 @@ def _exit_status(exc: SystemExit) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Console entry point. Returns only for recorder errors; the program's own exit status
-    is produced by exiting the way the program would have."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        return _main(argv)
-    except UsageError as exc:
-        sys.stderr.write("recorder: error: %s\n" % exc)
-        return EXIT_USAGE
+    """Console entry point: the exit status (0, 1 after an uncaught exception, 2 for bad
+    input, as python). A program ending by SystemExit or KeyboardInterrupt ends the process
+    the way it would have unrecorded."""
+    run = Run(argv)
+    with run as program:
+        program()
+    return run.status
 
 
-def _main(argv: List[str]) -> int:
+class Run:
+    """One run of the CLI, as a context manager whose ``with`` body calls the program::
+
+        run = Run(argv)
+        with run as program:
+            program()
+        sys.exit(run.status)
+
+    The program is called from the caller's own frame (``recorder/__main__.py``'s module
+    frame under ``python -m recorder``), and the recording's set-up and tear-down
+    (:func:`_main`, a generator that yields the program and then receives how it ended) are
+    off the stack meanwhile: a program that walks the stack down to the bottom finds one
+    frame of ours below its own (docs/cli.md)."""
+
+    def __init__(self, argv: Optional[Sequence[str]] = None) -> None:
+        self._steps = _main(list(sys.argv[1:] if argv is None else argv))
+        self._running = False
+        #: The exit status for the caller to return: 2 for bad input, 0 after ``--repair``,
+        #: else the program's (a SystemExit, a KeyboardInterrupt, propagate instead).
+        self.status = 0
+
+    def __enter__(self) -> Callable[[], Any]:
+        try:
+            program = next(self._steps)
+        except StopIteration as done:  # --repair: nothing to run
+            self.status = done.value
+            return _nothing
+        except UsageError as exc:
+            sys.stderr.write("recorder: error: %s\n" % exc)
+            self.status = EXIT_USAGE
+            return _nothing
+        self._running = True
+        return program
+
+    def __exit__(self, kind: Any, exc: Optional[BaseException], tb: Any) -> bool:
+        if not self._running:
+            return False
+        self._running = False
+        try:
+            if exc is None:
+                next(self._steps)
+            else:
+                self._steps.throw(exc)
+        except StopIteration as done:
+            self.status = done.value
+        return True  # _main has shown the program's exception (or raised SystemExit)
+
+
+def _nothing() -> None:
+    """The program of a run that has none (``--repair``, bad input)."""
+
+
+def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
+    """Parse, prepare the program, start recording, then yield the program to run; receive
+    its exception (``throw``), show it as python would, finish the trace, and return the
+    exit status (or raise the program's SystemExit, or die by SIGINT)."""
     import recorder
     from recorder.filters import load_chain
     from recorder.formats.codetracer import CodeTracerWriter, TraceDirError
@@ -197,7 +251,7 @@ def _main(argv: List[str]) -> int:
     # os._exit, os.exec* and SIGTERM finish the trace too (the auto-start's hooks)
     autostart.guard_endings(session, writer.out_dir)
     try:
-        program.run()
+        yield program.run  # Run's caller runs it: no frame of ours in between (docs/cli.md)
     except SystemExit as exc:
         status = exc
     except KeyboardInterrupt as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import runpy as runpy_module
 import subprocess
 import sys
 import zipapp
@@ -340,6 +341,48 @@ def test_the_option_forms_python_accepts(tmp_path):
 
 
 # -- what the program sees of the recorder ---------------------------------------------------
+
+STACK_WALKER = '''
+import inspect, os, sys, traceback
+
+def where():
+    return [(os.path.basename(f.filename), f.function) for f in inspect.stack()]
+
+def main():
+    try:
+        {}["missing"]
+    except KeyError:
+        traceback.print_exc()
+    print(where())
+    depth = 0
+    while True:
+        try:
+            sys._getframe(depth)
+        except ValueError:
+            break
+        depth += 1
+    print(depth)
+
+main()
+'''
+
+
+@pytest.mark.parametrize("target", ["script", "module"])
+def test_a_program_walking_the_stack_finds_one_frame_of_ours_below_runpys(tmp_path, target):
+    proj = write_tree(tmp_path / "proj", {"walker.py": STACK_WALKER})
+    args = ["walker.py"] if target == "script" else ["-m", "walker"]
+    plain = _run(proj, [sys.executable] + args, "")
+    recorded = _run(proj, [sys.executable, "-m", "recorder", "-o", str(tmp_path / "t")] + args,
+                    "")
+    assert recorded.stderr == plain.stderr  # traceback.print_exc() inside an except
+    assert recorded.returncode == plain.returncode == 0
+    plain_stack, plain_depth = plain.stdout.decode().splitlines()
+    stack, depth = recorded.stdout.decode().splitlines()
+    runpy = os.path.basename(runpy_module._run_code.__code__.co_filename)  # 3.11+: frozen
+    ours = [("__main__.py", "<module>"), (runpy, "_run_code"), (runpy, "_run_module_as_main")]
+    assert eval(stack) == eval(plain_stack) + ours
+    assert int(depth) == int(plain_depth) + 3
+
 
 ENDINGS = '''
 import atexit, sys
