@@ -1,37 +1,37 @@
-"""``python -m recorder [options] script.py [args...]`` and ``... -m module [args...]``.
+"""``python -m recorder [options] (script.py | dir | app.pyz | -m module | -c code | -) [args...]``.
 
-The program must behave exactly as under ``python script.py`` / ``python -m module``: the
-same ``sys.argv``, ``sys.path[0]``, ``__main__`` globals (``__file__``, ``__spec__``,
-``__loader__``, ``__package__``), output, exit status and tracebacks (the recorder's own
-frames are cut off before ``sys.excepthook`` prints them). Options go before the target;
-everything after it belongs to the program. Bad input (a missing script, an unknown module,
-an unusable output directory, a bad option) is one ``recorder: error:`` line and exit
-status 2, before the program starts. docs/cli.md documents it.
+The program must behave exactly as under ``python ...`` with the same target: the same
+``sys.argv``, ``sys.path[0]``, ``__main__`` globals (``__file__``, ``__spec__``,
+``__loader__``, ``__package__``, ``__cached__``), output, exit status and tracebacks (the
+recorder's own frames are cut off before ``sys.excepthook`` prints them). recorder/program.py
+prepares and runs each kind of target as python does. Options go before the target;
+everything after it belongs to the program. Bad input (a missing script, an unknown
+top-level module, an unusable output directory, a bad option) is one ``recorder: error:``
+line and exit status 2, before the program starts. docs/cli.md documents it.
 """
 from __future__ import annotations
 
 import argparse
-import importlib.machinery
-import importlib.util
 import os
 import signal
 import sys
 import types
-from typing import Any, List, NoReturn, Optional, Sequence, Tuple
+from typing import Any, Callable, Generator, List, NoReturn, Optional, Sequence, Tuple
 
 from recorder import env
 from recorder.config import Config
-from recorder.errors import RecorderError
+from recorder.errors import RecorderError, UsageError
+from recorder.program import Target, prepare
 
 #: Exit status for bad recorder input (as Python's own for a bad command line).
 EXIT_USAGE = 2
 _HERE = os.path.dirname(os.path.abspath(__file__))
 #: Options that take a value (for splitting the command line at the target).
 _VALUE_OPTIONS = {"-o", "--out-dir", "--backend", "--values", "--filter", "--repair"}
-
-
-class UsageError(RecorderError):
-    """Bad command-line input: printed as one line, exit status 2."""
+#: The target options, which end the recorder's options as in python: -m MODULE, -c CODE.
+_TARGET_OPTIONS = {"-m": "module", "-c": "command"}
+_USAGE = ("python -m recorder [options] (script.py | dir | app.pyz | -m module | -c code | -) "
+          "[args...]")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="recorder",
-        usage="python -m recorder [options] (script.py | -m module) [args...]",
+        usage=_USAGE,
         description="Record a Python program's execution into a CodeTracer trace directory. "
                     "Options go before the program; everything after it is the program's.")
     parser.add_argument("-o", "--out-dir", default=None, metavar="DIR",
@@ -66,22 +66,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def split_command_line(argv: Sequence[str]) -> Tuple[List[str], Optional[str], Optional[str],
-                                                      List[str]]:
-    """Split into (recorder options, script, module, program args) at the target."""
+def split_command_line(argv: Sequence[str]) -> Tuple[List[str], Optional[Target], List[str]]:
+    """Split into (recorder options, target, program args) at the target, as python reads
+    its own command line: ``-m MODULE`` and ``-c CODE`` (also ``-mMODULE``, ``-cCODE``) end
+    the options, ``-`` is the program on stdin, the first other argument is a path."""
     options: List[str] = []
     i = 0
     while i < len(argv):
         arg = argv[i]
-        if arg == "-m":
+        kind = _TARGET_OPTIONS.get(arg[:2])
+        if kind is not None:
+            if len(arg) > 2:
+                return options, Target(kind, arg[2:]), list(argv[i + 1:])
             if i + 1 >= len(argv):
-                raise UsageError("-m needs a module name")
-            return options, None, argv[i + 1], list(argv[i + 2:])
+                raise UsageError("%s needs %s" % (arg, "a module name" if kind == "module"
+                                                  else "the code to run"))
+            return options, Target(kind, argv[i + 1]), list(argv[i + 2:])
         if arg == "--":
             rest = list(argv[i + 1:])
             if not rest:
                 break
-            return options, rest[0], None, rest[1:]
+            return options, _path_or_stdin(rest[0]), rest[1:]
         if arg.startswith("-") and arg != "-":
             options.append(arg)
             if arg in _VALUE_OPTIONS and i + 1 < len(argv):
@@ -89,14 +94,17 @@ def split_command_line(argv: Sequence[str]) -> Tuple[List[str], Optional[str], O
                 i += 1
             i += 1
             continue
-        return options, arg, None, list(argv[i + 1:])
-    return options, None, None, []
+        return options, _path_or_stdin(arg), list(argv[i + 1:])
+    return options, None, []
 
 
-def parse(argv: Sequence[str]) -> Tuple[argparse.Namespace, Optional[str], Optional[str],
-                                        List[str]]:
+def _path_or_stdin(arg: str) -> Target:
+    return Target("stdin", "-") if arg == "-" else Target("path", arg)
+
+
+def parse(argv: Sequence[str]) -> Tuple[argparse.Namespace, Optional[Target], List[str]]:
     """Parse the recorder's options; argparse prints --help/--version itself."""
-    options, script, module, program_args = split_command_line(argv)
+    options, target, program_args = split_command_line(argv)
     parser = _parser()
 
     def error(message: str) -> NoReturn:
@@ -105,112 +113,20 @@ def parse(argv: Sequence[str]) -> Tuple[argparse.Namespace, Optional[str], Optio
     parser.error = error  # type: ignore[assignment]  # one line, our format, exit 2
     namespace = parser.parse_args(options)
     if namespace.repair is not None:
-        if script is not None or module is not None:
+        if target is not None:
             raise UsageError("--repair DIR runs no program: give it alone")
-        return namespace, None, None, []
-    if script is None and module is None:
-        raise UsageError("no program given: python -m recorder [options] script.py [args...] "
-                         "or -m module [args...]")
-    return namespace, script, module, program_args
-
-
-# -- preparing the program -------------------------------------------------------------------
-
-class Program:
-    """What to run and the ``__main__`` it runs in, prepared before recording starts."""
-
-    def __init__(self, code: types.CodeType, argv: List[str], path0: str,
-                 main_globals: dict, display: str) -> None:
-        self.code = code
-        self.argv = argv
-        self.path0 = path0
-        self.main_globals = main_globals
-        #: "app.py" or "-m pkg.mod": for metadata
-        self.display = display
-
-
-def prepare_script(script: str, args: List[str]) -> Program:
-    path = os.path.abspath(script)
-    if os.path.isdir(path):
-        main = os.path.join(path, "__main__.py")
-        if not os.path.isfile(main):
-            raise UsageError("can't find '__main__' module in %r" % script)
-        raise UsageError("running a directory (%r) is not supported; run its __main__.py or "
-                         "use -m" % script)
-    try:
-        with open(path, "rb") as handle:
-            source = handle.read()
-    except OSError as exc:
-        raise UsageError("can't open file %r: %s" % (script, exc.strerror or exc))
-    # Python names a script's code (and __file__) after the path as given on 3.8, the
-    # absolute path on 3.9+.
-    filename = path if env.SCRIPT_PATH_ABSOLUTE else script
-    try:
-        code = compile(source, filename, "exec", dont_inherit=True)
-    except (SyntaxError, ValueError) as exc:
-        # Let the program's own excepthook show it, as python does; status 1.
-        raise _CompileFailed(exc)
-    loader = importlib.machinery.SourceFileLoader("__main__", filename)
-    main_globals = {"__name__": "__main__", "__doc__": None, "__package__": None,
-                    "__loader__": loader, "__spec__": None, "__annotations__": {},
-                    "__builtins__": __builtins__, "__file__": filename, "__cached__": None}
-    return Program(code, [script] + args, os.path.dirname(os.path.realpath(path)),
-                   main_globals, script)
-
-
-class _CompileFailed(Exception):
-    def __init__(self, error: BaseException) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-def prepare_module(module: str, args: List[str]) -> Program:
-    sys.path.insert(0, os.getcwd())  # python -m puts the cwd first; find_spec needs it now
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError, AttributeError) as exc:
-        raise UsageError("error while finding module specification for %r (%s: %s)"
-                         % (module, type(exc).__name__, exc))
-    finally:
-        del sys.path[0]
-    if spec is None:
-        raise UsageError("no module named %r" % module)
-    if spec.submodule_search_locations is not None:  # a package: run pkg.__main__
-        main_name = module + ".__main__"
-        try:
-            sys.path.insert(0, os.getcwd())
-            spec = importlib.util.find_spec(main_name)
-        except ImportError as exc:
-            raise UsageError("%s; %r is a package and cannot be directly executed"
-                             % (exc, module))
-        finally:
-            del sys.path[0]
-        if spec is None:
-            raise UsageError("no module named %r; %r is a package and cannot be directly "
-                             "executed" % (main_name, module))
-    loader = spec.loader
-    try:
-        code = loader.get_code(spec.name)  # type: ignore[union-attr]
-    except SyntaxError as exc:
-        raise _CompileFailed(exc)
-    except Exception as exc:
-        raise UsageError("cannot load module %r: %s" % (spec.name, exc))
-    if code is None:
-        raise UsageError("no code object available for %r" % spec.name)
-    origin = spec.origin or spec.name
-    main_globals = {"__name__": "__main__", "__doc__": None,
-                    "__package__": spec.parent, "__loader__": loader, "__spec__": spec,
-                    "__annotations__": {}, "__builtins__": __builtins__,
-                    "__file__": origin, "__cached__": spec.cached}
-    return Program(code, [origin] + args, os.getcwd(), main_globals, "-m " + module)
+        return namespace, None, []
+    if target is None:
+        raise UsageError("no program given: " + _USAGE)
+    return namespace, target, program_args
 
 
 # -- running it ------------------------------------------------------------------------------
 
 def _strip_own_frames(tb: Optional[types.TracebackType]) -> Optional[types.TracebackType]:
-    """Drop the leading traceback entries that are the recorder's (and runpy's) frames."""
-    while tb is not None and (tb.tb_frame.f_code.co_filename.startswith(_HERE)
-                              or tb.tb_frame.f_globals.get("__name__") == "runpy"):
+    """Drop the leading traceback entries that are the recorder's frames. runpy's frames
+    that follow are the program's: python shows them for ``-m``, a directory, a zip file."""
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_HERE):
         tb = tb.tb_next
     return tb
 
@@ -225,31 +141,80 @@ def _exit_status(exc: SystemExit) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Console entry point. Returns only for recorder errors; the program's own exit status
-    is produced by exiting the way the program would have."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        return _main(argv)
-    except UsageError as exc:
-        sys.stderr.write("recorder: error: %s\n" % exc)
-        return EXIT_USAGE
+    """Console entry point: the exit status (0, 1 after an uncaught exception, 2 for bad
+    input, as python). A program ending by SystemExit or KeyboardInterrupt ends the process
+    the way it would have unrecorded."""
+    run = Run(argv)
+    with run as program:
+        program()
+    return run.status
 
 
-def _main(argv: List[str]) -> int:
+class Run:
+    """One run of the CLI, as a context manager whose ``with`` body calls the program::
+
+        run = Run(argv)
+        with run as program:
+            program()
+        sys.exit(run.status)
+
+    The program is called from the caller's own frame (``recorder/__main__.py``'s module
+    frame under ``python -m recorder``), and the recording's set-up and tear-down
+    (:func:`_main`, a generator that yields the program and then receives how it ended) are
+    off the stack meanwhile: a program that walks the stack down to the bottom finds one
+    frame of ours below its own (docs/cli.md)."""
+
+    def __init__(self, argv: Optional[Sequence[str]] = None) -> None:
+        self._steps = _main(list(sys.argv[1:] if argv is None else argv))
+        self._running = False
+        #: The exit status for the caller to return: 2 for bad input, 0 after ``--repair``,
+        #: else the program's (a SystemExit, a KeyboardInterrupt, propagate instead).
+        self.status = 0
+
+    def __enter__(self) -> Callable[[], Any]:
+        try:
+            program = next(self._steps)
+        except StopIteration as done:  # --repair: nothing to run
+            self.status = done.value
+            return _nothing
+        except UsageError as exc:
+            sys.stderr.write("recorder: error: %s\n" % exc)
+            self.status = EXIT_USAGE
+            return _nothing
+        self._running = True
+        return program
+
+    def __exit__(self, kind: Any, exc: Optional[BaseException], tb: Any) -> bool:
+        if not self._running:
+            return False
+        self._running = False
+        try:
+            if exc is None:
+                next(self._steps)
+            else:
+                self._steps.throw(exc)
+        except StopIteration as done:
+            self.status = done.value
+        return True  # _main has shown the program's exception (or raised SystemExit)
+
+
+def _nothing() -> None:
+    """The program of a run that has none (``--repair``, bad input)."""
+
+
+def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
+    """Parse, prepare the program, start recording, then yield the program to run; receive
+    its exception (``throw``), show it as python would, finish the trace, and return the
+    exit status (or raise the program's SystemExit, or die by SIGINT)."""
     import recorder
     from recorder.filters import load_chain
     from recorder.formats.codetracer import CodeTracerWriter, TraceDirError
     from recorder.session import Session
 
-    namespace, script, module, program_args = parse(argv)
+    namespace, target, program_args = parse(argv)
     if namespace.repair is not None:
         return repair(namespace.repair)
-    try:
-        program = (prepare_module(module, program_args) if module is not None
-                   else prepare_script(script, program_args))  # type: ignore[arg-type]
-    except _CompileFailed as failed:
-        sys.excepthook(type(failed.error), failed.error, None)
-        return 1
+    program = prepare(target, program_args)  # type: ignore[arg-type]
     try:
         config = Config.from_env().updated(**{
             name: value for name, value in (("backend", namespace.backend),
@@ -258,22 +223,16 @@ def _main(argv: List[str]) -> int:
             if value is not None}).with_options(filters=namespace.filters).validate()
         backend = recorder.backends.select(config.backend)
         # A bad filter file stops here, before the trace directory or the program is touched.
-        filter_chain = load_chain(config, project_dir=os.path.dirname(
-            os.path.abspath(script)) if script is not None else os.getcwd())
+        filter_chain = load_chain(config, project_dir=program.project_dir)
     except RecorderError as exc:
         raise UsageError(str(exc))
     try:
-        writer = CodeTracerWriter(config.out_dir, program=script or module,
+        writer = CodeTracerWriter(config.out_dir, program=program.display,
                                   args=program.argv, values=config.values,
-                                  backend=backend.name)
+                                  backend=backend.name, toplevel_path=program.toplevel_path)
     except (TraceDirError, OSError) as exc:
         raise UsageError(str(exc))
-
-    main_module = types.ModuleType("__main__")
-    main_module.__dict__.update(program.main_globals)
-    sys.modules["__main__"] = main_module
-    sys.argv[:] = program.argv
-    sys.path[0:1] = [program.path0] if sys.path else [program.path0]
+    program.install()
 
     from recorder.capture import capture_output
 
@@ -282,6 +241,8 @@ def _main(argv: List[str]) -> int:
     except RecorderError as exc:
         writer.close("<not started>")
         raise UsageError(str(exc))
+    if program.main_code is not None:  # -c, stdin: no file, but the __main__ module
+        session.resolver.bind(program.main_code, "__main__")
     from recorder import autostart
 
     status: Any = 0
@@ -290,7 +251,7 @@ def _main(argv: List[str]) -> int:
     # os._exit, os.exec* and SIGTERM finish the trace too (the auto-start's hooks)
     autostart.guard_endings(session, writer.out_dir)
     try:
-        exec(program.code, main_module.__dict__)
+        yield program.run  # Run's caller runs it: no frame of ours in between (docs/cli.md)
     except SystemExit as exc:
         status = exc
     except KeyboardInterrupt as exc:
@@ -300,6 +261,7 @@ def _main(argv: List[str]) -> int:
         _print_exception(exc)
         status = 1
     finally:
+        program.ended(by_system_exit=isinstance(status, SystemExit))
         autostart.release(session)
         session.stop(exit_status=_status_code(status))
         restore()
@@ -338,8 +300,13 @@ def _status_code(status: Any) -> Any:
 
 
 def _print_exception(exc: BaseException) -> None:
+    """What python does with an uncaught exception (``PyErr_Print``): keep it in
+    ``sys.last_*`` for atexit handlers and post-mortems, then ``sys.excepthook``."""
     tb = _strip_own_frames(exc.__traceback__)
     exc.__traceback__ = tb
+    sys.last_type, sys.last_value, sys.last_traceback = type(exc), exc, tb
+    if env.HAS_SYS_LAST_EXC:
+        sys.last_exc = exc  # type: ignore[attr-defined]
     try:
         sys.excepthook(type(exc), exc, tb)
     except Exception:

@@ -50,9 +50,28 @@ INLINED_COMPREHENSIONS: bool = PYVERSION >= (3, 12)
 #: inlined comprehension (cpython gh-124118). Value capture must avoid it on this backend.
 SETTRACE_F_LOCALS_UNSAFE: bool = PYVERSION == (3, 12)
 
-#: 3.9+: a script run as ``python app.py`` gets an absolute ``__file__``/``co_filename``;
-#: 3.8 keeps the path as given on the command line.
+#: 3.9+: the file named on the command line is made absolute (``config->run_filename``): a
+#: script run as ``python app.py`` gets an absolute ``__file__``/``co_filename``, and
+#: ``python dir`` / ``python app.pyz`` an absolute ``sys.path[0]``; 3.8 keeps the path as given.
 SCRIPT_PATH_ABSOLUTE: bool = PYVERSION >= (3, 9)
+
+#: The interpreter puts no script directory or working directory first on ``sys.path``:
+#: ``-P``/PYTHONSAFEPATH (3.11+, ``sys.flags.safe_path``, also implied by ``-I``), or ``-I``
+#: on 3.8-3.10, which had no ``safe_path``.
+NO_PATH0: bool = bool(getattr(sys.flags, "safe_path", False)) or (
+    PYVERSION < (3, 11) and bool(sys.flags.isolated))
+
+#: 3.8-3.9: ``python -c CODE`` compiles the code's UTF-8 bytes, so a coding cookie in it
+#: applies; 3.10+ compiles it as text (PyCF_IGNORE_COOKIE), like ``compile(str)``.
+COMMAND_HONOURS_CODING_COOKIE: bool = PYVERSION < (3, 10)
+
+#: 3.13+: ``python -c CODE`` puts CODE in ``linecache`` under ``<string>`` before running it
+#: (pythonrun.c ``run_mod`` calls ``linecache._register_code``), so tracebacks show its lines.
+COMMAND_SOURCE_IN_LINECACHE: bool = PYVERSION >= (3, 13)
+
+#: 3.12+: an uncaught exception is also kept as ``sys.last_exc`` (besides ``sys.last_type``,
+#: ``sys.last_value``, ``sys.last_traceback``), for atexit handlers and post-mortems.
+HAS_SYS_LAST_EXC: bool = PYVERSION >= (3, 12)
 
 #: sys.monitoring tool ids we may take, in order of preference. 0 debugger, 1 coverage,
 #: 2 profiler (cProfile on 3.12+), 5 optimizer are conventionally owned by others.

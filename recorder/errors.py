@@ -24,6 +24,11 @@ class SinkError(RecorderError):
     """A user's sink callback raised; ``__cause__`` is what it raised."""
 
 
+class UsageError(RecorderError):
+    """Bad command-line input (``python -m recorder``): printed as one line, exit status 2,
+    before the program starts."""
+
+
 def warn(message: str) -> None:
     """One warning line on stderr; never raises (stderr may be closed or replaced)."""
     try:
