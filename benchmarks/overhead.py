@@ -1,8 +1,10 @@
 """Recording overhead as ratios to the bare interpreter, measured in one run.
 
-    python benchmarks/overhead.py [--pythons 3.12,3.13] [--repeat 5]
+    python benchmarks/overhead.py [--pythons 3.12,3.13] [--repeat 5] [--workload objects]
 
-Modes, each a fresh process running benchmarks/workloads.py ``main()``:
+Modes, each a fresh process running a function of benchmarks/workloads.py (``--workload``:
+``main``, the default, or ``objects``, program objects with their own ``__repr__`` at every
+Step):
   bare          no tracing
   floor         a pure-Python no-op callback for every event (the cheapest any pure-Python
                 tracer can be: sys.monitoring on 3.12+, settrace below)
@@ -21,6 +23,7 @@ import argparse
 import os
 import statistics
 import subprocess
+from typing import Dict, List, Tuple
 
 from pythons import python_for
 
@@ -58,7 +61,7 @@ elif mode in ("trace", "trace-none"):
     values = "none" if mode == "trace-none" else "full"
     recorder.install(CodeTracerWriter(out, program="workloads", values=values), values=values)
 t0 = time.perf_counter()
-workloads.main()
+getattr(workloads, %(workload)r)()
 t1 = time.perf_counter()
 if mode == "floor":
     if hasattr(sys, "monitoring"):
@@ -67,14 +70,23 @@ if mode == "floor":
         sys.settrace(None)
 elif mode != "bare":
     recorder.uninstall()
-print(t1 - t0)
+size = records = 0
+if mode in ("trace", "trace-none"):
+    import os
+    path = os.path.join(out, "trace.json")
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        records = sum(1 for _ in fh) - 2  # one record per line between "[" and "]"
+print(t1 - t0, size, records)
 """
 
 
-def run(python: str, mode: str) -> float:
-    code = PROGRAM % {"here": HERE, "root": ROOT, "mode": mode}
+def run(python: str, mode: str, workload: str = "main") -> Tuple[float, int, int]:
+    """(seconds, trace.json bytes, records) of one run; the sizes are 0 without a trace."""
+    code = PROGRAM % {"here": HERE, "root": ROOT, "mode": mode, "workload": workload}
     out = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    seconds, size, records = out.stdout.strip().splitlines()[-1].split()
+    return float(seconds), int(size), int(records)
 
 
 def main() -> None:
@@ -82,19 +94,25 @@ def main() -> None:
     parser.add_argument("--pythons", default="3.8,3.9,3.10,3.11,3.12,3.13")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--modes", default="bare,floor,null-sink,events,trace,trace-none")
+    parser.add_argument("--workload", default="main", choices=("main", "objects"))
     args = parser.parse_args()
     modes = args.modes.split(",")
-    print("| python | " + " | ".join(m for m in modes if m != "bare") + " | bare s |")
-    print("|---" * len(modes) + "|---|")
+    sized = [m for m in modes if m in ("trace", "trace-none")]
+    print("| python | " + " | ".join(m for m in modes if m != "bare") + " | bare s | "
+          + "".join("%s bytes/record | " % m for m in sized))
+    print("|---" * (len(modes) + len(sized)) + "|---|")
     for version in args.pythons.split(","):
         python = python_for(version)
-        times = {m: [] for m in modes}
+        runs: Dict[str, List[Tuple[float, int, int]]] = {m: [] for m in modes}
         for _ in range(args.repeat):  # interleave modes so drift hits them alike
             for mode in modes:
-                times[mode].append(run(python, mode))
-        bare = statistics.median(times["bare"])
-        ratios = ["%.1f" % (statistics.median(times[m]) / bare) for m in modes if m != "bare"]
-        print("| %s | %s | %.3f |" % (version, " | ".join(ratios), bare))
+                runs[mode].append(run(python, mode, args.workload))
+        bare = statistics.median(r[0] for r in runs["bare"])
+        ratios = ["%.1f" % (statistics.median(r[0] for r in runs[m]) / bare)
+                  for m in modes if m != "bare"]
+        sizes = ["%.0f" % (runs[m][0][1] / max(runs[m][0][2], 1)) for m in sized]
+        print("| %s | %s | %.3f | %s" % (version, " | ".join(ratios), bare,
+                                         "".join(s + " | " for s in sizes)))
 
 
 if __name__ == "__main__":

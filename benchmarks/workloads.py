@@ -34,3 +34,30 @@ def catches(n: int) -> int:
 
 def main(scale: int = 1) -> int:
     return fib(20 + scale) + loop(100_000 * scale) + sum(gen(50_000 * scale)) + catches(20_000 * scale)
+
+
+class Point:
+    """A small class with its own ``__repr__``: what the ``objects`` workload records."""
+
+    def __init__(self, x: int, y: int) -> None:
+        self.x = x
+        self.y = y
+
+    def moved(self, dx: int, dy: int) -> "Point":
+        return Point(self.x + dx, self.y + dy)
+
+    def __repr__(self) -> str:
+        return "Point(%r, %r)" % (self.x, self.y)
+
+
+def objects(scale: int = 1) -> int:
+    """Objects made by a method, a dict of the last 8 as a local: every Step shows program
+    objects (the same script as benchmarks/vs_anchor.py's ``objects``)."""
+    p = Point(0, 0)
+    recent = {}
+    count = 0
+    for i in range(20_000 * scale):
+        p = p.moved(1, i % 3)
+        recent[i % 8] = p
+        count += 1
+    return count + len(recent)
