@@ -267,7 +267,8 @@ def _begin(parent: Optional[Tuple[int, str]], started_by: str,
     exports = _exports(config, path)
     try:
         writer = CodeTracerWriter(path, program=program.display, args=list(sys.argv),
-                                  values=config.values, backend=backend.name,
+                                  values=config.values, reprs=config.reprs,
+                                  backend=backend.name,
                                   metadata={"process": process, "parent": link})
         session = Session(writer, config)
         session.on_fork = _on_fork

@@ -27,7 +27,8 @@ from recorder.program import Target, prepare
 EXIT_USAGE = 2
 _HERE = os.path.dirname(os.path.abspath(__file__))
 #: Options that take a value (for splitting the command line at the target).
-_VALUE_OPTIONS = {"-o", "--out-dir", "--backend", "--values", "--filter", "--repair"}
+_VALUE_OPTIONS = {"-o", "--out-dir", "--backend", "--values", "--reprs", "--filter",
+                  "--repair"}
 #: The target options, which end the recorder's options as in python: -m MODULE, -c CODE.
 _TARGET_OPTIONS = {"-m": "module", "-c": "command"}
 _USAGE = ("python -m recorder [options] (script.py | dir | app.pyz | -m module | -c code | -) "
@@ -37,6 +38,7 @@ _USAGE = ("python -m recorder [options] (script.py | dir | app.pyz | -m module |
 def _parser() -> argparse.ArgumentParser:
     from recorder import __version__
     from recorder.backends import CHOICES
+    from recorder.config import REPRS_MODES
     from recorder.formats.codetracer import DEFAULT_VALUES, VALUES_MODES
 
     parser = argparse.ArgumentParser(
@@ -52,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--values", choices=VALUES_MODES, default=None,
                         help="which values to record (default: %s, or RECORDER_VALUES)"
                              % DEFAULT_VALUES)
+    parser.add_argument("--reprs", choices=REPRS_MODES, default=None,
+                        help="whose reprs may run while values are recorded: builtin (the "
+                             "default: only the interpreter's and C extensions'; program "
+                             "objects are recorded from their state) or program (their own "
+                             "__repr__ too), or RECORDER_REPRS")
     parser.add_argument("--filter", action="append", default=[], metavar="FILE",
                         dest="filters",
                         help="a TOML filter file, applied after RECORDER_FILTER's and the "
@@ -219,6 +226,7 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
         config = Config.from_env().updated(**{
             name: value for name, value in (("backend", namespace.backend),
                                             ("values", namespace.values),
+                                            ("reprs", namespace.reprs),
                                             ("out_dir", namespace.out_dir))
             if value is not None}).with_options(filters=namespace.filters).validate()
         backend = recorder.backends.select(config.backend)
@@ -229,7 +237,8 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
     try:
         writer = CodeTracerWriter(config.out_dir, program=program.display,
                                   args=program.argv, values=config.values,
-                                  backend=backend.name, toplevel_path=program.toplevel_path)
+                                  reprs=config.reprs, backend=backend.name,
+                                  toplevel_path=program.toplevel_path)
     except (TraceDirError, OSError) as exc:
         raise UsageError(str(exc))
     program.install()

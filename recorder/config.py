@@ -15,6 +15,10 @@ from recorder.errors import ConfigError
 
 BACKENDS = ("auto", "monitoring", "settrace")
 VALUES_MODES = ("none", "args", "full")
+#: ``builtin``: only reprs implemented by the interpreter or a C extension run while
+#: recording; objects whose class has its own Python ``__repr__`` are recorded from their
+#: state. ``program``: the program's own ``__repr__`` (and exceptions' ``__str__``) run too.
+REPRS_MODES = ("builtin", "program")
 LOG_LEVELS = ("warning", "debug")
 
 _TRUE = ("1", "true", "yes", "on")
@@ -28,18 +32,21 @@ class Config:
     ``dis``, ``tokenize``), about 25 ms of every recorded process's start-up."""
 
     #: The option names, in order (``updated`` accepts exactly these).
-    FIELDS = ("backend", "out_dir", "values", "filters", "trace_stdlib", "log", "trace_root",
-              "parent")
+    FIELDS = ("backend", "out_dir", "values", "reprs", "filters", "trace_stdlib", "log",
+              "trace_root", "parent")
 
     def __init__(self, backend: str = "auto", out_dir: str = "trace-out", values: str = "full",
-                 filters: Any = None, trace_stdlib: bool = False, log: str = "warning",
-                 trace_root: Optional[str] = None, parent: Optional[str] = None) -> None:
+                 reprs: str = "builtin", filters: Any = None, trace_stdlib: bool = False,
+                 log: str = "warning", trace_root: Optional[str] = None,
+                 parent: Optional[str] = None) -> None:
         #: "auto" (sys.monitoring on 3.12+, settrace below), "monitoring" or "settrace".
         self.backend = backend
         #: The trace directory (CLI ``-o``); relative to the working directory.
         self.out_dir = out_dir
         #: Which values the trace writer records: "none", "args" or "full".
         self.values = values
+        #: Whose reprs may run while values are recorded: "builtin" or "program".
+        self.reprs = reprs
         #: Filter files, in order (docs/filters.md): ``RECORDER_FILTER``'s, then the caller's.
         self.filters: List[str] = _filter_paths([] if filters is None else filters)
         #: Record the standard library too.
@@ -77,6 +84,7 @@ class Config:
         value came from, e.g. ``RECORDER_VALUES``)."""
         _choice(source or "backend", self.backend, BACKENDS)
         _choice(source or "values", self.values, VALUES_MODES)
+        _choice(source or "reprs", self.reprs, REPRS_MODES)
         _choice(source or "log", self.log, LOG_LEVELS)
         if not isinstance(self.out_dir, str) or not self.out_dir:
             raise ConfigError("%s: the trace directory must be a non-empty path"
@@ -210,6 +218,7 @@ ENV_VARIABLES: Dict[str, Tuple[str, Any]] = {
     "RECORDER_BACKEND": ("backend", _parse_choice(BACKENDS)),
     "RECORDER_OUT_DIR": ("out_dir", _parse_path),
     "RECORDER_VALUES": ("values", _parse_choice(VALUES_MODES)),
+    "RECORDER_REPRS": ("reprs", _parse_choice(REPRS_MODES)),
     "RECORDER_FILTER": ("filters", _parse_paths),
     "RECORDER_TRACE_STDLIB": ("trace_stdlib", _parse_bool),
     "RECORDER_LOG": ("log", _parse_choice(LOG_LEVELS)),

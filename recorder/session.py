@@ -62,6 +62,9 @@ class Session:
         if hasattr(self.sink, "backend") and getattr(self.sink, "backend") is None:
             # The trace writer records the backend and guards settrace-only hazards by it.
             self.sink.backend = selection.name  # type: ignore[attr-defined]
+        if hasattr(self.sink, "use_reprs") and getattr(self.sink, "reprs", None) is None:
+            # A trace writer made without ``reprs=`` follows the configuration.
+            self.sink.use_reprs(config.reprs)  # type: ignore[attr-defined]
         #: Why this backend was chosen, in words (also written to trace metadata).
         self.backend_reason = selection.reason
         #: The one module identity resolver of this session: the catalog names code with it,

@@ -20,49 +20,80 @@ finite ``float``              ``Float {f}``; ``nan``/``inf``/``-inf``: ``Raw``
 ``list``, ``set``,            ``Sequence {elements, is_slice: false}``
 ``frozenset``, ``deque``,
 dict views
-``tuple`` (and namedtuples)   ``Tuple {elements}``
+``tuple``                     ``Tuple {elements}``
+namedtuples                   ``Struct`` with the ``_fields``
 ``dict`` (and subclasses)     ``Sequence`` (``lang_type`` ``dict``) of 2-element ``Tuple``
                               (``lang_type`` ``tuple``) records ``(key, value)``, as 0.3.0
 ``enum.Enum`` members         ``Raw "Color.RED"``
 ``bytes``, ``bytearray``      ``Raw`` repr of the first ``max_repr`` bytes
-anything else                 ``Raw {r: repr(obj)}`` cut at ``max_repr`` characters
+classes, modules              ``Raw "<class 'mod.Name'>"``, ``Raw "<module 'json' ...>"``
+exceptions                    ``Raw "ValueError('boom')"`` from ``args``
+instances of Python classes   ``Struct {field_values}``: slots, then ``__dict__``
+(and of C types whose repr
+shows what they hold)
+anything else                 ``Raw {r: repr(obj)}`` (a repr implemented in C) cut at
+                              ``max_repr`` characters
 ============================  =========================================================
 
 Subclasses of int/float/str/list/tuple/dict/set are encoded like their base, typed by their
 own class, and read through the base type's C slots (``list.__iter__(obj)``), so an
 overridden ``__iter__``/``__len__``/``__getitem__`` is never called.
 
-Bounds (:class:`ValueOptions`, all configurable): containers nested deeper than
-``max_depth`` become ``Raw "<list len=N>"``; at most ``max_items`` elements per container
-(then one ``Raw "...(+N more)"`` element typed ``<truncated>``); at most ``max_nodes``
-records per value in total; strings cut at ``max_string`` and reprs at ``max_repr``
-characters (with a ``...(+N chars)`` suffix). A container already being encoded higher up
-(a cycle) becomes ``Raw "<cycle>"``. Large C-implemented containers of unknown types
-(``array.array``, ``numpy.ndarray``, ...) are summarised as ``Raw "<type len=N>"`` without
-calling their ``repr``.
+Structs. An object whose class has its own ``__repr__`` in Python, or the default one
+(``object.__repr__``: an address, no state), is recorded from its state: its slots and C
+members (``member_descriptor.__get__``), then its ``__dict__`` (read through the C
+``__dict__`` descriptor), so that no property, ``__getattr__``, ``__getattribute__`` or
+``__repr__`` runs. Its ``Type`` has kind Struct (6) and ``specific_info {"kind": "Struct",
+"fields": [{"name", "type_id"}]}``, one per class and set of field names (the ``type_id`` of
+a field is that of its value in the first such instance; every value carries its own), at
+most ``_MAX_LAYOUTS`` per class. So do C types whose repr shows the reprs of what they hold
+(a bound method, ``functools.partial``, ``types.SimpleNamespace``, ...): that repr could run
+the program's. An object with no readable state and no C repr is ``Raw "<mod.Name object>"``.
+``reprs="program"`` (:data:`REPRS_MODES`) brings back ``repr(obj)`` for all of those.
 
-Safety. The only user code ever run is ``repr(obj)`` for the ``Raw`` fallback (and
-``str(exc)`` in :meth:`ValueEncoder.encode_exception`); its output is cut, but its running
-time cannot be bounded. Any exception it raises (``BaseException``, including ``SystemExit``
-and ``GeneratorExit``: the unrecorded program would never have called this ``repr``) gives
-an ``Error {msg: "<repr failed: ExcType>"}`` record. ``KeyboardInterrupt`` is the
-exception: it is asynchronous (Ctrl-C arriving while we happen to run), so swallowing it
-would lose the user's interrupt. The encoder records an ``Error "<interrupted>"`` record,
-keeps the exception in :attr:`ValueEncoder.interrupt`, and the caller re-raises it once the
-current event is completely written (see ``recorder.formats.codetracer``). Type lookups
-never run user code either: types are classified by MRO (``issubclass`` on ``type(obj)``),
-cached by ``id`` with a strong reference, and named through ``type``'s own descriptors.
+Bounds (:class:`ValueOptions`, all configurable): containers and structs nested deeper than
+``max_depth`` become ``Raw "<list len=N>"`` / ``Raw "<mod.Name object>"``; at most
+``max_items`` elements per container and fields per struct (then one ``Raw "...(+N
+more)"`` element typed ``<truncated>``, a field named ``...`` in a struct); at most
+``max_nodes`` records per value in total; strings cut at ``max_string`` and reprs at
+``max_repr`` characters (with a ``...(+N chars)`` suffix). A container or object already
+being encoded higher up (a cycle) becomes ``Raw "<cycle>"``. Large C-implemented containers
+of unknown types (``array.array``, ``numpy.ndarray``, ...) are summarised as ``Raw "<type
+len=N>"`` without calling their ``repr``.
+
+Safety. No program code runs: types are classified by their MRO and class dicts (by
+identity, never ``isinstance`` against an ABC or a metaclass ``__eq__``), cached by ``id``
+with a strong reference, and named through ``type``'s own descriptors; memo tables are
+keyed by exact ints and strs, cycles by ``id``. The reprs that run are implemented in C;
+exception messages are built from ``args`` as ``BaseException.__str__`` does (another C
+``__str__`` runs only on plain values, see :meth:`ValueEncoder.exception_text`). With
+``reprs="program"`` the program's ``__repr__``/``__str__`` run: their output is cut, but their
+running time cannot be bounded. Any exception they raise (``BaseException``, including
+``SystemExit`` and ``GeneratorExit``: the unrecorded program would never have called this
+``repr``) gives an ``Error {msg: "<repr failed: ExcType>"}`` record. ``KeyboardInterrupt``
+is the exception: it is asynchronous (Ctrl-C arriving while we happen to run), so swallowing
+it would lose the user's interrupt. The encoder records an ``Error "<interrupted>"``
+record, keeps the exception in :attr:`ValueEncoder.interrupt`, and the caller re-raises it
+once the current event is completely written (see ``recorder.formats.codetracer``).
 """
 from __future__ import annotations
 
 import collections
 import enum
+import functools
+import itertools
 import json.encoder
-from typing import Any, Callable, Dict, List, Optional, Tuple
+import operator
+import sys
+import types
+import _weakref
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+from recorder.config import REPRS_MODES
 
 __all__ = [
     "ValueOptions", "TypeRegistry", "ValueEncoder", "json_string", "type_name",
-    "TypeKind", "encode_value",
+    "TypeKind", "encode_value", "REPRS_MODES", "check_reprs",
 ]
 
 _quote: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
@@ -101,7 +132,111 @@ _type_name = type.__dict__["__name__"].__get__
 _type_module = type.__dict__["__module__"].__get__
 _type_mro = type.__dict__["__mro__"].__get__  # noqa: E305
 _type_dict = type.__dict__["__dict__"].__get__
-_PyFunction = type(lambda: None)
+_type_flags = type.__dict__["__flags__"].__get__
+_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement (or type())
+_Member = types.MemberDescriptorType
+_GetSet = types.GetSetDescriptorType
+#: the types of callables implemented in C: a ``__repr__`` of one of these runs no Python code
+#: of its own (it may still repr what the object holds: see _RECURSING_REPRS)
+_C_CALLABLES = (types.WrapperDescriptorType, types.MethodDescriptorType,
+                types.BuiltinFunctionType, types.ClassMethodDescriptorType,
+                types.MethodWrapperType)
+_object_repr = object.__dict__["__repr__"]
+_exc_args = BaseException.__dict__["args"].__get__
+_module_dict = types.ModuleType.__dict__["__dict__"].__get__
+_MISSING = object()
+#: member descriptors that are not fields: layout bookkeeping, and ``__dict__`` (read whole)
+_NOT_STATE = ("__weaklistoffset__", "__dictoffset__", "__vectorcalloffset__", "__dict__")
+
+
+def check_reprs(reprs: Any) -> str:
+    """``reprs`` if it is one of :data:`REPRS_MODES`, else a ValueError naming them."""
+    if reprs not in REPRS_MODES:
+        raise ValueError("reprs must be one of %s, not %r" % (", ".join(REPRS_MODES), reprs))
+    return reprs
+
+
+def _is_c(impl: Any) -> bool:
+    """Is ``impl`` (a class-dict entry) a callable implemented in C? Compared by identity:
+    ``type(impl)`` may be a program class whose metaclass defines ``__eq__``/``__hash__``."""
+    ti = type(impl)
+    for c_type in _C_CALLABLES:
+        if ti is c_type:
+            return True
+    return False
+
+
+def _inherits(mro: Iterable[type], base: Any) -> bool:
+    """``base in mro`` by identity (``in`` would call a metaclass ``__eq__``)."""
+    for klass in mro:
+        if klass is base:
+            return True
+    return False
+
+
+def _lookup(mro: Iterable[type], name: str) -> Any:
+    """What ``name`` resolves to on a class with this MRO, read from the class dicts (never
+    through ``__getattribute__`` or a metaclass); ``_MISSING`` when no class has it."""
+    for klass in mro:
+        d = _type_dict(klass)
+        if name in d:
+            return d[name]
+    return _MISSING
+
+
+def _recursing_reprs() -> Tuple[Any, ...]:
+    """C types whose repr runs the repr (or attribute lookups) of what they hold, which may
+    be program objects: their instances are recorded from their state like Python classes.
+    Asyncio's futures and tasks only when ``_asyncio`` is loaded (never imported here)."""
+    found: List[Any] = [types.SimpleNamespace, types.MethodType, functools.partial, slice,
+                        staticmethod, classmethod, types.MappingProxyType, itertools.repeat,
+                        itertools.count, operator.itemgetter, operator.attrgetter,
+                        operator.methodcaller]
+    found.append(_weakref.ReferenceType)
+    generic_alias = getattr(types, "GenericAlias", None)  # 3.9+
+    if generic_alias is not None:
+        found.append(generic_alias)
+    asyncio_c = sys.modules.get("_asyncio")
+    if asyncio_c is not None:
+        found.extend(getattr(asyncio_c, name) for name in ("Future", "Task")
+                     if hasattr(asyncio_c, name))
+    return tuple(found)
+
+
+def _state_readers(mro: Tuple[type, ...]) -> Tuple[List[Tuple[str, Any]], Any]:
+    """How to read an instance's state without running program code: the getters of its
+    slots and C members (``member_descriptor.__get__``), base classes first and each class's
+    slots in the order of its ``__slots__`` (a name redefined lower down is read through its
+    own descriptor), and the getter of its ``__dict__`` when that is the C descriptor (a
+    class may define ``__dict__`` as a property: then None)."""
+    members: Dict[str, Any] = {}
+    for klass in reversed(mro):
+        if klass is object:
+            continue
+        d = _type_dict(klass)
+        for name in _slot_order(klass, d) + list(d):
+            entry = d.get(name)
+            if type(entry) is _Member and type(name) is str and name not in _NOT_STATE:
+                members[name] = entry.__get__
+    entry = _lookup(mro, "__dict__")
+    getdict = entry.__get__ if type(entry) is _GetSet or type(entry) is _Member else None
+    return list(members.items()), getdict
+
+
+def _slot_order(klass: type, d: Any) -> List[str]:
+    """The class's ``__slots__`` names as written (the class dict has them sorted), private
+    names mangled as the class statement stored them."""
+    slots = d.get("__slots__")
+    ts = type(slots)
+    if ts is str:
+        slots = (slots,)
+    elif ts is dict:
+        slots = list(slots)
+    elif ts is not tuple and ts is not list:
+        return []
+    prefix = "_" + _type_name(klass).lstrip("_")
+    return [prefix + n if n[:2] == "__" and n[-2:] != "__" else n
+            for n in slots if type(n) is str]
 
 
 def type_name(t: type) -> str:
@@ -169,7 +304,8 @@ class TypeRegistry:
 
     def __init__(self, write: Callable[[str], Any], max_types: int = 1024) -> None:
         self._write = write
-        self._ids: Dict[Tuple[int, str], int] = {}
+        #: (kind, lang_type) -> id; Struct types: (6, lang_type, field names) -> id
+        self._ids: Dict[Tuple[Any, ...], int] = {}
         self._max = max(max_types, 8)
 
     def __len__(self) -> int:
@@ -192,7 +328,28 @@ class TypeRegistry:
                     % (kind, json_string(lang_type)))
         return tid
 
-    def items(self) -> List[Tuple[Tuple[int, str], int]]:
+    def struct(self, lang_type: str, names: Tuple[str, ...], field_types: List[int]) -> int:
+        """The id of the Struct type ``lang_type`` with these field names (a ``Type`` of
+        kind 6 whose ``specific_info`` lists ``{"name", "type_id"}`` per field, the way
+        CodeTracer labels a Struct value's ``field_values``), registered on first use with
+        ``field_types`` (the types of the first instance's fields). -1 when ``max_types``
+        types exist already: a Struct needs its own field list, so there is no shared
+        ``<other>`` Struct; the caller records something else."""
+        key = (TypeKind.STRUCT, lang_type, names)
+        tid = self._ids.get(key)
+        if tid is not None:
+            return tid
+        if len(self._ids) >= self._max:
+            return -1
+        tid = len(self._ids)
+        self._ids[key] = tid
+        fields = ",".join('{"name":%s,"type_id":%d}' % (json_string(name), ft)
+                          for name, ft in zip(names, field_types))
+        self._write('{"Type":{"kind":%d,"lang_type":%s,"specific_info":{"kind":"Struct",'
+                    '"fields":[%s]}}}' % (TypeKind.STRUCT, json_string(lang_type), fields))
+        return tid
+
+    def items(self) -> List[Tuple[Tuple[Any, ...], int]]:
         return sorted(self._ids.items(), key=lambda kv: kv[1])
 
 
@@ -204,6 +361,8 @@ _BIG_INT_BITS = 1 << 14  # beyond ~4900 digits: never call int.__str__ (3.11+ li
 _MEMO_INT = 1 << 20
 _MEMO_STR = 48
 _MEMO_MAX = 1024
+#: Struct layouts (sets of field names) per class, each a Type record
+_MAX_LAYOUTS = 32
 
 # Containers: base class -> (its C __len__, its C iterator factory, record kind)
 _SEQ, _TUP, _DICT = 0, 1, 2
@@ -242,8 +401,7 @@ def _native_sized(t: type) -> bool:
                 len_impl = d["__len__"]
     except Exception:
         return False
-    return (len_impl is not None and not isinstance(len_impl, _PyFunction)
-            and not isinstance(repr_impl, _PyFunction))
+    return len_impl is not None and _is_c(len_impl) and (repr_impl is None or _is_c(repr_impl))
 
 
 def _namedtuple_fields(t: type) -> Optional[Tuple[str, ...]]:
@@ -275,14 +433,53 @@ def _repr_attributes(t: type) -> Optional[Tuple[str, ...]]:
             s = d.get("__slots__")
             if type(s) is str:
                 s = (s,)
-            if type(s) in (tuple, list):
+            if type(s) is tuple or type(s) is list:
                 slots.extend(x for x in s if type(x) is str
                              and x not in ("__dict__", "__weakref__"))
-        if not isinstance(impl, _PyFunction):
+        if impl is None or _is_c(impl):
             return None
         return tuple(slots)
     except Exception:
         return None
+
+
+#: C ``__str__`` implementations that format ``args`` alone, as ``ValueEncoder._message`` does
+_ARGS_STR = (BaseException.__dict__["__str__"],)
+
+
+def _exception_str_fields(mro: Tuple[type, ...]) -> Optional[List[Any]]:
+    """For an exception type: None when its message is built from ``args`` (its
+    ``__str__`` is BaseException's, or a Python one that is never called); else the
+    getters of the C fields (member descriptors of its C base classes, e.g. OSError's
+    ``filename``) that its C ``__str__`` formats, which may be called when they and the
+    args all hold plain values."""
+    impl = _lookup(mro, "__str__")
+    if not _is_c(impl):
+        return None
+    for args_str in _ARGS_STR:
+        if impl is args_str:
+            return None
+    fields: List[Any] = []
+    for klass in mro:
+        if _type_flags(klass) & _HEAPTYPE:
+            continue
+        for name, entry in _type_dict(klass).items():
+            if type(entry) is _Member and name != "__suppress_context__":
+                fields.append(entry.__get__)
+    return fields
+
+
+def _plain(x: Any, level: int = 0) -> bool:
+    """A value whose str and repr are the interpreter's own: an exact scalar type, or an
+    exact tuple of such (SyntaxError's details)."""
+    tx = type(x)
+    if tx is tuple and level < 2 and len(x) <= 16:
+        for item in x:
+            if not _plain(item, level + 1):
+                return False
+        return True
+    return (tx is str or tx is int or tx is float or tx is bool or x is None
+            or tx is bytes)
 
 
 def _safe_repr(obj: Any) -> str:
@@ -297,7 +494,8 @@ class _Class:
     """What the encoder knows about one type (cached by id, holding the type alive)."""
 
     __slots__ = ("handler", "t", "name", "sized", "length", "iterate", "shape", "tid",
-                 "scrub", "fields", "allowed", "raw_tail")
+                 "scrub", "fields", "allowed", "raw_tail", "members", "getdict", "layouts",
+                 "opaque", "str_fields")
 
     def __init__(self, handler: Callable[[Any, int, "_Class"], str], t: type, name: str) -> None:
         self.handler = handler
@@ -317,15 +515,30 @@ class _Class:
         self.allowed: frozenset = frozenset()
         #: ',"type_id":N}' ending this type's Raw records ('' until the first one)
         self.raw_tail = ""
+        #: state readers (see _state_readers): slot/member getters and the __dict__ getter
+        self.members: List[Tuple[str, Any]] = []
+        self.getdict: Any = None
+        #: field names -> the end of its Struct records, '],"type_id":N}' ('': no type left,
+        #: see TypeRegistry.struct)
+        self.layouts: Dict[Tuple[str, ...], str] = {}
+        #: the Raw record standing for an instance too deep to show ('' until needed)
+        self.opaque = ""
+        #: an exception type whose C ``__str__`` may be called: the getters of the C fields
+        #: it formats (each must hold a plain value); None: the message is built from args
+        self.str_fields: Optional[List[Any]] = None
 
 
 class ValueEncoder:
     """Encodes objects as ``ValueRecord`` JSON text for one stream (not thread-safe: one
     encoder per stream, used by the stream's own thread)."""
 
-    def __init__(self, types: TypeRegistry, options: Optional[ValueOptions] = None) -> None:
+    def __init__(self, types: TypeRegistry, options: Optional[ValueOptions] = None,
+                 reprs: str = "builtin") -> None:
         self.options = options = options or ValueOptions()
         self.types = types
+        #: "builtin" or "program" (:data:`REPRS_MODES`); set through :meth:`use_reprs`
+        self.reprs = "builtin"
+        self._program_reprs = False
         #: A KeyboardInterrupt caught inside a repr, for the caller to re-raise.
         self.interrupt: Optional[BaseException] = None
         self._max_depth = options.max_depth
@@ -362,6 +575,13 @@ class ValueEncoder:
         self.secrets_seen = 0
         #: the writer's list of hidden texts, shared by its streams' encoders
         self.shared_secrets: Optional[List[str]] = None
+        self.use_reprs(reprs)
+
+    def use_reprs(self, reprs: str) -> None:
+        """Switch between :data:`REPRS_MODES` (forgets what was learnt per type)."""
+        self.reprs = check_reprs(reprs)
+        self._program_reprs = reprs == "program"
+        self._classes.clear()
 
     # -- entry points ---------------------------------------------------------------------
     def encode(self, obj: Any) -> str:
@@ -499,14 +719,20 @@ class ValueEncoder:
         return c
 
     def _new_class(self, t: type) -> _Class:
+        """How instances of ``t`` are recorded, decided once per type from its MRO and class
+        dicts (never through ``isinstance`` against an ABC, ``__getattribute__`` or a
+        metaclass)."""
         name = type_name(t)
         if t is bool:
             return _Class(self._h_bool, t, name)
         if t is _NoneType:
             return _Class(self._h_none, t, name)
         try:
-            if issubclass(t, enum.Enum):
-                return _Class(self._h_enum, t, name)
+            mro = _type_mro(t)
+            if _inherits(mro, enum.Enum):
+                c = _Class(self._h_enum, t, name)
+                c.getdict = _state_readers(mro)[1]
+                return c
             if issubclass(t, int):
                 return _Class(self._h_int, t, name)
             if issubclass(t, float):
@@ -521,12 +747,44 @@ class ValueEncoder:
                     c.length, c.iterate, c.shape = length, iterate, shape
                     if shape == _TUP and t is not tuple:
                         c.fields = _namedtuple_fields(t)
+                        if c.fields is not None:
+                            c.handler = self._h_namedtuple
                     return c
+            return self._object_class(t, name, mro)
         except Exception:
-            pass
-        c = _Class(self._h_other, t, name)
+            return _Class(self._h_opaque, t, name)
+
+    def _object_class(self, t: type, name: str, mro: Tuple[type, ...]) -> _Class:
+        """Everything that is not a scalar or a container (see the module docstring)."""
+        impl = _lookup(mro, "__repr__")
+        program_repr = not _is_c(impl)  # a Python function, or anything else callable
+        recursing = False
+        for base in _recursing_reprs():
+            if _inherits(mro, base):
+                recursing = True
+                break
+        if self._program_reprs and (program_repr or recursing
+                                    or issubclass(t, BaseException)):
+            c = _Class(self._h_other, t, name)  # what the user asked for: its repr runs
+            c.scrub = _repr_attributes(t)
+            return c
+        if issubclass(t, type):
+            return _Class(self._h_type, t, name)
+        if issubclass(t, types.ModuleType):
+            return _Class(self._h_module, t, name)
+        if issubclass(t, BaseException):
+            c = _Class(self._h_exception, t, name)
+            c.str_fields = _exception_str_fields(mro)
+            return c
+        if program_repr or recursing or impl is _object_repr:  # no repr that shows state
+            members, getdict = _state_readers(mro)
+            if not members and getdict is None:
+                return _Class(self._h_opaque, t, name)
+            c = _Class(self._h_struct, t, name)
+            c.members, c.getdict = members, getdict
+            return c
+        c = _Class(self._h_other, t, name)  # a repr implemented in C
         c.sized = _native_sized(t)
-        c.scrub = _repr_attributes(t)
         return c
 
     # -- general path -----------------------------------------------------------------------
@@ -593,14 +851,202 @@ class ValueEncoder:
         return self._raw(text, TypeKind.RAW, c.name)
 
     def _h_enum(self, obj: Any, depth: int, c: _Class) -> str:
+        """``Color.RED``, from the member's ``_name_`` in its ``__dict__`` (Enum's
+        ``__repr__`` and its ``name`` property are Python code); a member without a name
+        (a combination of flags) is ``Color(5)``."""
+        member = value = None
         try:
-            member = object.__getattribute__(obj, "_name_")
+            d = c.getdict(obj) if c.getdict is not None else None
+            if isinstance(d, dict):
+                member = d.get("_name_")
+                value = d.get("_value_")
         except Exception:
-            member = None
-        if type(member) is not str:
-            return self._h_other(obj, depth, c)
-        text = _type_name(c.t) + "." + member
+            pass
+        if type(member) is str:
+            text = _type_name(c.t) + "." + member
+        else:
+            text = "%s(%s)" % (_type_name(c.t), self._brief(value))
         return self._raw(self._cut(text, self._max_repr), TypeKind.RAW, c.name)
+
+    def _h_struct(self, obj: Any, depth: int, c: _Class) -> str:
+        """An instance recorded from its state: slots and C members, then ``__dict__``."""
+        if not c.members:  # the common case: a __dict__ alone
+            d = c.getdict(obj)
+            if type(d) is dict:
+                return self._struct(obj, depth, c, _dict_items(d), len(d))
+            pairs: List[Tuple[Any, Any]] = []
+        else:
+            pairs = []
+            for field, get in c.members:
+                try:
+                    pairs.append((field, get(obj)))
+                except AttributeError:  # an empty slot
+                    pass
+            d = c.getdict(obj) if c.getdict is not None else None
+        if isinstance(d, dict):  # dict is a C type: no __instancecheck__ runs
+            pairs.extend(_dict_items(d))
+        return self._struct(obj, depth, c, pairs, len(pairs))
+
+    def _h_namedtuple(self, obj: Any, depth: int, c: _Class) -> str:
+        return self._struct(obj, depth, c, zip(c.fields, tuple.__iter__(obj)),  # type: ignore
+                            min(len(c.fields), tuple.__len__(obj)))  # type: ignore[arg-type]
+
+    def _struct(self, obj: Any, depth: int, c: _Class, pairs: Iterable[Tuple[Any, Any]],
+                size: int) -> str:
+        """A ``Struct`` record of ``size`` ``(name, value)`` pairs, bounded like a container;
+        its type is one per (class, field names), written the first time that layout is
+        met."""
+        oid = id(obj)
+        path = self._path
+        if oid in path:
+            return self._raw("<cycle>", TypeKind.RAW, "<cycle>")
+        if depth >= self._max_depth or self._budget <= 0:
+            return self._h_opaque(obj, depth, c)
+        limit = self._max_items
+        attr_memo = self._attr_memo if self.attr_action is not None else None
+        memo_get = self._memo.get
+        enc = self._enc
+        names: List[str] = []
+        parts: List[str] = []
+        n = 0
+        depth += 1
+        path.append(oid)
+        try:
+            for field, v in pairs:
+                if type(field) is not str:
+                    if not isinstance(field, str):  # a non-str key planted in __dict__
+                        size -= 1
+                        continue
+                    field = str.__str__(field)
+                if n >= limit:
+                    break
+                if attr_memo is not None:
+                    hide = attr_memo.get(field)
+                    if hide is None:
+                        hide = self._attr(field)
+                    if hide:
+                        if hide == 2:  # dropped: the field is left out
+                            self.attr_drops += 1
+                            size -= 1
+                            continue
+                        self.attr_redactions += 1
+                        self.remember(v, self.shared_secrets)
+                        self._budget -= 1
+                        names.append(field)
+                        parts.append(self.hidden(1))
+                        n += 1
+                        continue
+                tv = type(v)
+                r = memo_get(v) if tv is int or tv is str else None
+                if r is None:
+                    if self._budget <= 0:
+                        break
+                    r = enc(v, depth)
+                else:
+                    self._budget -= 1
+                names.append(field)
+                parts.append(r)
+                n += 1
+        finally:
+            path.pop()
+        if n < size:
+            names.append("...")
+            parts.append(self._raw("...(+%d more)" % (size - n), TypeKind.RAW, "<truncated>"))
+        key = tuple(names)
+        tail = c.layouts.get(key)
+        if tail is None:
+            tail = self._layout(c, key, parts)
+        if not tail:
+            return self._h_opaque(obj, depth, c)
+        return '{"kind":"Struct","field_values":[' + ",".join(parts) + tail
+
+    def _layout(self, c: _Class, names: Tuple[str, ...], parts: List[str]) -> str:
+        """The end (``],"type_id":N}``) of the records of ``c``'s Struct type with these
+        fields, typed by this instance's values (each record ends with ``"type_id":N}``);
+        '' when there is no type for it. At most ``_MAX_LAYOUTS`` per class: a class whose
+        instances keep changing their attribute names is recorded as Raw after that."""
+        if len(c.layouts) >= _MAX_LAYOUTS:
+            return ""
+        field_types = [int(p[p.rindex(":") + 1:-1]) for p in parts]
+        tid = self.types.struct(c.name, names, field_types)
+        tail = c.layouts[names] = '],"type_id":%d}' % tid if tid >= 0 else ""
+        return tail
+
+    def _h_opaque(self, obj: Any, depth: int, c: _Class) -> str:
+        """``Raw "<mod.Class object>"``: an object whose state is not shown (too deep, or not
+        reachable without running its code); no address, so equal runs give equal traces."""
+        r = c.opaque
+        if not r:
+            r = c.opaque = self._raw(self._cut("<%s object>" % c.name, self._max_repr),
+                                     TypeKind.RAW, c.name)
+        return r
+
+    def _h_type(self, obj: Any, depth: int, c: _Class) -> str:
+        """A class: ``<class 'mod.Name'>`` as ``type.__repr__`` writes it, built here so that
+        a metaclass ``__repr__`` never runs."""
+        return self._raw(self._cut("<class '%s'>" % type_name(obj), self._max_repr),
+                         TypeKind.RAW, c.name)
+
+    def _h_module(self, obj: Any, depth: int, c: _Class) -> str:
+        """``<module 'name' from 'file'>`` from the module's dict (a module's repr asks its
+        loader and spec, which may be program objects)."""
+        mod_name = mod_file = None
+        try:
+            d = _module_dict(obj)
+            if type(d) is dict:
+                mod_name = d.get("__name__")
+                mod_file = d.get("__file__")
+        except Exception:
+            pass
+        text = "<module %s" % (str.__repr__(mod_name) if type(mod_name) is str else "?")
+        if type(mod_file) is str:
+            text += " from " + str.__repr__(mod_file)
+        return self._raw(self._cut(text + ">", self._max_repr), TypeKind.RAW, c.name)
+
+    def _h_exception(self, obj: Any, depth: int, c: _Class) -> str:
+        """``ValueError('boom')``, as ``BaseException.__repr__`` writes it, from ``args``
+        (a program ``__repr__`` never runs; an argument that is not a plain value is shown
+        as ``<mod.Class object>``)."""
+        try:
+            args = _exc_args(obj)
+        except Exception:
+            args = ()
+        text = _type_name(c.t) + "(" + ", ".join(self._brief(a) for a in args) + ")"
+        if self._secrets:
+            text = self.scrub_text(text)
+        return self._raw(self._cut(text, self._max_repr), TypeKind.RAW, c.name)
+
+    def _brief(self, x: Any, level: int = 0) -> str:
+        """``repr(x)`` for plain values, tuples and lists of them (two levels); bounded; any
+        other object as ``<mod.Class object>``. Runs no program code."""
+        tx = type(x)
+        if tx is str:
+            if len(x) > self._max_repr:
+                return str.__repr__(x[:self._max_repr]) + "..."
+            return str.__repr__(x)
+        if tx is int:
+            if x.bit_length() > _BIG_INT_BITS:
+                return "<int of ~%d digits>" % (int(x.bit_length() * 0.30103) + 1)
+            return int.__repr__(x)
+        if tx is bytes:
+            return bytes.__repr__(x[:self._max_repr])
+        if tx is float or tx is bool or x is None:
+            return repr(x)
+        if level < 2 and issubclass(tx, BaseException):
+            try:
+                args = _exc_args(x)
+            except Exception:
+                args = ()
+            return (_type_name(tx) + "(" + ", ".join(self._brief(a, level + 1) for a in args)
+                    + ")")
+        if (tx is tuple or tx is list) and level < 2:
+            items = [self._brief(e, level + 1) for e in x[:self._max_items]]
+            if len(x) > self._max_items:
+                items.append("...")
+            if tx is list:
+                return "[" + ", ".join(items) + "]"
+            return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+        return "<%s object>" % type_name(tx)
 
     def _h_other(self, obj: Any, depth: int, c: _Class) -> str:
         try:
@@ -836,8 +1282,9 @@ class ValueEncoder:
     # -- exceptions -------------------------------------------------------------------------
     def exception_text(self, exc: Any, with_message: bool = True) -> str:
         """``"ValueError: boom"``, ``"pkg.mod.MyError: boom"`` (a traceback's last line),
-        bounded. ``str(exc)`` is the only user code run; a failure there gives
-        ``"ValueError: <str failed>"``."""
+        bounded. The message is what ``str(exc)`` gives, computed without running program
+        code (:meth:`_message`); with ``reprs="program"`` ``str(exc)`` itself runs, and a
+        failure there gives ``"ValueError: <str failed>"``."""
         t = type(exc)
         label = type_name(t)
         if label.startswith("__main__."):  # as a traceback prints it
@@ -845,9 +1292,12 @@ class ValueEncoder:
         if not with_message:
             return label
         try:
-            msg = str(exc)
-            if type(msg) is not str:
-                msg = str.__str__(msg)
+            if self._program_reprs:
+                msg = str(exc)
+                if type(msg) is not str:
+                    msg = str.__str__(msg)
+            else:
+                msg = self._message(exc, t)
         except KeyboardInterrupt as e:
             self.interrupt = e
             msg = "<interrupted>"
@@ -858,6 +1308,41 @@ class ValueEncoder:
         if self._secrets:
             msg = self.scrub_text(msg)
         return self._cut(label + ": " + msg, self._max_repr)
+
+    def _message(self, exc: Any, t: type) -> str:
+        """``str(exc)`` without running program code. BaseException's ``__str__`` (and a
+        Python ``__str__``, which is never called) give the message from ``args`` as
+        BaseException does: nothing, the one argument's str, or the tuple's repr. Another C
+        ``__str__`` (KeyError, OSError, SyntaxError, ...) is called when the args and the C
+        fields it formats hold plain values only (then it cannot reach program code)."""
+        c = self._classes.get(id(t)) or self._class(t)
+        args = _exc_args(exc)
+        fields = c.str_fields
+        if fields is not None:
+            plain = True
+            for a in args:
+                if not _plain(a):
+                    plain = False
+                    break
+            if plain:
+                for get in fields:
+                    try:
+                        if not _plain(get(exc)):
+                            plain = False
+                            break
+                    except AttributeError:
+                        pass
+            if plain:
+                msg = str(exc)
+                return msg if type(msg) is str else str.__str__(msg)
+        if not args:
+            return ""
+        if len(args) == 1:
+            arg = args[0]
+            if type(arg) is str:
+                return arg if len(arg) <= self._max_repr else arg[:self._max_repr]
+            return self._brief(arg)
+        return self._brief(tuple(args))
 
     def encode_exception(self, exc: Any, text: Optional[str] = None) -> str:
         """An ``Error`` record for an exception leaving a frame: ``msg`` is ``text`` (or
@@ -882,13 +1367,14 @@ class ValueEncoder:
         return self._none
 
 
-def encode_value(obj: Any, options: Optional[ValueOptions] = None) -> Tuple[Any, List[Any]]:
+def encode_value(obj: Any, options: Optional[ValueOptions] = None,
+                 reprs: str = "builtin") -> Tuple[Any, List[Any]]:
     """Convenience for tools and tests: ``(record, types)`` as Python objects, where
     ``types`` is the list of ``Type`` payloads the record's ``type_id``s index."""
     import json
 
     written: List[str] = []
     enc = ValueEncoder(TypeRegistry(written.append,
-                                    (options or ValueOptions()).max_types), options)
+                                    (options or ValueOptions()).max_types), options, reprs)
     text = enc.encode(obj)
     return json.loads(text), [json.loads(w)["Type"] for w in written]

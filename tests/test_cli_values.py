@@ -80,15 +80,18 @@ PROGRAM = textwrap.dedent("""
 MAX_TRACE_BYTES = 200_000
 
 
-@pytest.mark.parametrize("values", ["full", "args", "none"])
+@pytest.mark.parametrize("values, reprs", [("full", "builtin"), ("full", "program"),
+                                           ("args", "builtin"), ("none", "builtin")])
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_hostile_values_leave_the_program_alone_and_the_trace_small(tmp_path, backend, values):
+def test_hostile_values_leave_the_program_alone_and_the_trace_small(tmp_path, backend, values,
+                                                                    reprs):
     (tmp_path / "hostile.py").write_text(PROGRAM)
     plain = run_plain(tmp_path, ["hostile.py"])
     assert plain.returncode == 5, plain.stderr
     assert plain.stdout == "3 ['k', 'self'] 499999500000 1000 1000000\n"
     recorded = run_recorded(tmp_path, ["hostile.py"],
-                            options=("--backend", backend, "--values", values))
+                            options=("--backend", backend, "--values", values,
+                                     "--reprs", reprs))
     assert (recorded.stdout, recorded.stderr, recorded.returncode) == \
         (plain.stdout, plain.stderr, plain.returncode)
 
@@ -115,8 +118,14 @@ def test_hostile_values_leave_the_program_alone_and_the_trace_small(tmp_path, ba
         return
     text = json.dumps(events)
     assert "<cycle>" in text  # the self-referencing list and dict
-    assert "repr failed: RuntimeError" in text  # BadRepr
-    assert "repr failed: RecursionError" in text  # Forever
+    if reprs == "program":  # their reprs ran, and failed
+        assert "repr failed: RuntimeError" in text  # BadRepr
+        assert "repr failed: RecursionError" in text  # Forever
+    else:  # never called: recorded from their (empty) state
+        assert "repr failed" not in text
+        structs = [e["Type"]["lang_type"] for e in events
+                   if "Type" in e and e["Type"]["kind"] == 6]
+        assert {"__main__.BadRepr", "__main__.Forever"} <= set(structs)
     assert "more)" in text  # the 10^6-element list, cut after max_items
     assert "the recorder must not" not in text  # Trap's methods never ran
     if values == "full":

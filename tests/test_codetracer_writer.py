@@ -499,7 +499,10 @@ def test_hostile_values_keep_the_trace_small(out: str) -> None:
     size = os.path.getsize(os.path.join(out, "trace.json"))
     assert size < 50 * 4000, size
     values = {names(events)[v["variable_id"]]: v["value"] for v in body(events, "Value")}
-    assert values["bad"]["kind"] == "Error"
+    types = types_of(events)
+    # its __repr__ never ran: the object is recorded from its (empty) state
+    assert values["bad"]["kind"] == "Struct" and values["bad"]["field_values"] == []
+    assert types[values["bad"]["type_id"]]["lang_type"].endswith("Bad")
     assert "<cycle>" in json.dumps(values["selfref"])
     assert "<cycle>" in json.dumps(values["selfdict"])
     assert values["big"]["elements"][-1]["r"] == "...(+999984 more)"
@@ -513,7 +516,7 @@ def test_keyboard_interrupt_in_repr_is_raised_after_the_event(out: str) -> None:
     def f(x: Any) -> FrameType:
         return sys._getframe()
 
-    w = CodeTracerWriter(out, program=HERE)
+    w = CodeTracerWriter(out, program=HERE, reprs="program")
     d = Driver(w)
     fn = code(HERE, 10, "f")
     with pytest.raises(KeyboardInterrupt):
@@ -522,6 +525,72 @@ def test_keyboard_interrupt_in_repr_is_raised_after_the_event(out: str) -> None:
     w.close(130)
     events, _ = load(out)
     assert len(body(events, "Call")) == 2
+
+
+class Counted:
+    """A program class whose __repr__ and __str__ count their calls."""
+
+    calls = 0
+
+    def __init__(self, user: str) -> None:
+        self.user = user
+        self.password = "pw-" + user
+
+    def __repr__(self) -> str:
+        Counted.calls += 1
+        return "Counted(%s)" % self.user
+
+    __str__ = __repr__
+
+
+def record_counted(out: str, **options: Any) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
+    w = CodeTracerWriter(out, program=HERE, **options)
+    d = Driver(w)
+    fn = code(HERE, 10, "f")
+    fr = a_frame(Counted("ann"), [Counted("bob")])
+    d.call(fn, fr)
+    d.line(fn, 11, fr)
+    d.ret(fn, Counted("cy"))
+    w.close(0)
+    return load(out)
+
+
+def test_program_objects_are_structs_and_their_reprs_never_run(out: str) -> None:
+    Counted.calls = 0
+    events, meta = record_counted(out)
+    assert Counted.calls == 0
+    assert meta["values"]["reprs"] == "builtin"
+    types = types_of(events)
+    structs = [t for t in types if t["kind"] == 6]
+    assert len(structs) == 1 and structs[0]["lang_type"].endswith("Counted")  # once
+    fields = structs[0]["specific_info"]["fields"]
+    assert [f["name"] for f in fields] == ["user", "password"]
+    assert [types[f["type_id"]]["lang_type"] for f in fields] == ["str", "str"]
+    ret = body(events, "Return")[-2]["return_value"]
+    assert ret["kind"] == "Struct" and [v["text"] for v in ret["field_values"]] == [
+        "cy", "pw-cy"]
+
+
+def test_reprs_program_runs_the_programs_repr(out: str) -> None:
+    Counted.calls = 0
+    events, meta = record_counted(out, reprs="program")
+    assert Counted.calls > 0 and meta["values"]["reprs"] == "program"
+    assert body(events, "Return")[-2]["return_value"]["r"] == "Counted(cy)"
+    with pytest.raises(ValueError, match="reprs must be one of builtin, program"):
+        CodeTracerWriter(out, reprs="yes")
+
+
+def test_a_session_applies_its_reprs_to_a_writer_made_without(out: str) -> None:
+    import recorder
+
+    def run(writer: CodeTracerWriter, **options: Any) -> str:
+        recorder.install(writer, **options).stop()
+        return strict_load(os.path.join(writer.out_dir, "trace_metadata.json"))[
+            "values"]["reprs"]
+
+    assert run(CodeTracerWriter(out), reprs="program") == "program"
+    assert run(CodeTracerWriter(out)) == "builtin"
+    assert run(CodeTracerWriter(out, reprs="builtin"), reprs="program") == "builtin"
 
 
 # -- threads -------------------------------------------------------------------------------

@@ -84,8 +84,9 @@ def run(tmp: Path, program: str, backend: str, *options: str,
     return proc
 
 
-def show(value: Dict[str, Any]) -> Any:
-    """A ValueRecord as plain Python: text, number, list, or '<redacted>'/'<dropped>'."""
+def show(value: Dict[str, Any], types: List[Dict[str, Any]]) -> Any:
+    """A ValueRecord as plain Python: text, number, list, {field: value} for a Struct, or
+    '<redacted>'/'<dropped>'."""
     kind = value["kind"]
     if kind == "String":
         return value["text"]
@@ -94,7 +95,10 @@ def show(value: Dict[str, Any]) -> Any:
     if kind == "None":
         return None
     if kind in ("Sequence", "Tuple"):
-        return [show(v) for v in value["elements"]]
+        return [show(v, types) for v in value["elements"]]
+    if kind == "Struct":
+        fields = types[value["type_id"]]["specific_info"]["fields"]
+        return {f["name"]: show(v, types) for f, v in zip(fields, value["field_values"])}
     if kind == "Raw":
         return value["r"]
     return value["msg"]
@@ -113,22 +117,27 @@ class Trace:
         for trace in [self.dir.main] + list(self.dir.threads.values()):
             names: List[str] = []
             funcs: List[str] = []
+            types: List[Dict[str, Any]] = []
             stack: List[str] = []
             for record in trace.events:
                 (kind, payload), = record.items()
                 if kind == "VariableName":
                     names.append(payload)
+                elif kind == "Type":
+                    types.append(payload)
                 elif kind == "Function":
                     funcs.append(payload["name"])
                 elif kind == "Call":
                     fn = funcs[payload["function_id"]]
                     stack.append(fn)
                     for arg in payload["args"]:
-                        self.args[(fn, names[arg["variable_id"]])].append(show(arg["value"]))
+                        self.args[(fn, names[arg["variable_id"]])].append(
+                            show(arg["value"], types))
                 elif kind == "Value":
-                    self.values[names[payload["variable_id"]]].append(show(payload["value"]))
+                    self.values[names[payload["variable_id"]]].append(
+                        show(payload["value"], types))
                 elif kind == "Return":
-                    self.returns[stack.pop()].append(show(payload["return_value"]))
+                    self.returns[stack.pop()].append(show(payload["return_value"], types))
                 elif kind == "Event" and payload["kind"] in (0, 2):
                     self.output.append(payload["content"])
 
@@ -220,10 +229,10 @@ def test_default_redaction_end_to_end(tmp_path: Path, backend: str) -> None:
     # attributes and mapping keys inside values
     headers = [h for h in t.values["headers"] if h][-1]
     assert ["Authorization", R] in headers and ["Accept", "json"] in headers
-    assert [x for x in t.values["login"] if "Login(" in x][-1] == \
-        "Login(user='bob', password=<redacted>)"
-    assert [x for x in t.values["slotted"] if "Slotted(" in x][-1] == "Slotted(svc, <redacted>)"
-    assert ["bob", R] in t.values["pair"]
+    # objects are recorded from their state (their reprs never run): fields by name
+    assert {"user": "bob", "password": R} in t.values["login"]          # dataclass
+    assert {"name": "svc", "api_key": R} in t.values["slotted"]        # __slots__
+    assert {"user": "bob", "token": R} in t.values["pair"]             # namedtuple
     # captured output and exception messages
     assert "using <redacted>\n" in "".join(t.output)
     assert "caught rejected <redacted>\n" in "".join(t.output)
@@ -231,6 +240,16 @@ def test_default_redaction_end_to_end(tmp_path: Path, backend: str) -> None:
     for kind in ("argument", "local", "global", "return", "attribute"):
         assert stats["value_redactions"][kind] > 0, kind
     assert set(stats["value_drops"].values()) == {0}
+
+
+def test_program_reprs_are_scrubbed_too(tmp_path: Path, backend: str) -> None:
+    run(tmp_path, DEFAULTS_PROGRAM, backend, "--reprs", "program")
+    out = tmp_path / "out"
+    assert leaks(out, SECRETS) == []
+    t = Trace(out)
+    assert [x for x in t.values["login"] if "Login(" in x][-1] == \
+        "Login(user='bob', password=<redacted>)"
+    assert [x for x in t.values["slotted"] if "Slotted(" in x][-1] == "Slotted(svc, <redacted>)"
 
 
 RULES_PROGRAM = """
@@ -333,9 +352,9 @@ def test_value_rules_each_kind_and_action(tmp_path: Path, backend: str) -> None:
     assert set(t.values["SETTING_A"]) == {R} and "pub" in t.values["PUBLIC"]  # global redact
     assert t.returns["compute"] == [R]                         # ret redact
     assert t.returns["noisy"] == ["<dropped>"]                 # ret drop: a marker stands
-    assert ["<dropped>", "vis"] in t.values["row"]             # attr drop (namedtuple)
+    assert {"visible": "vis"} in t.values["row"]               # attr drop (namedtuple)
     assert [["other", 2]] in t.values["mapping"]               # attr drop (mapping key)
-    assert [b for b in t.values["box"] if b.startswith("Box(")][-1] == "Box(<redacted>, 2)"
+    assert {"private_note": R, "size": 2} in t.values["box"]   # attr redact (object)
     assert t.args[("only_here", "scoped")] == [R]              # any: redact ...
     assert t.args[("elsewhere", "scoped")] == ["s2"]           # ... loosened in one scope
     assert t.returns["elsewhere"] == ["s2"] and t.returns["only_here"] == ["s1"]

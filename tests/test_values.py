@@ -1,12 +1,19 @@
 """Value encoding (recorder.values): typed records, bounds, cycles, hostile objects."""
 from __future__ import annotations
 
+import abc
 import array
 import collections
+import dataclasses
+import datetime
+import decimal
 import enum
+import functools
 import json
 import sys
-from typing import Any, List, Tuple
+import types
+import weakref
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
@@ -24,11 +31,11 @@ def strict_loads(text: str) -> Any:
 class Recorder:
     """An encoder whose Type records are kept, as a stream would write them."""
 
-    def __init__(self, **opts: Any) -> None:
+    def __init__(self, reprs: str = "builtin", **opts: Any) -> None:
         self.written: List[str] = []
         options = ValueOptions(**opts)
         self.types = TypeRegistry(self.written.append, options.max_types)
-        self.enc = ValueEncoder(self.types, options)
+        self.enc = ValueEncoder(self.types, options, reprs)
 
     def __call__(self, obj: Any) -> Any:
         text = self.enc.encode(obj)
@@ -39,9 +46,18 @@ class Recorder:
         t = strict_loads(self.written[record["type_id"]])["Type"]
         return t["kind"], t["lang_type"]
 
+    def fields(self, record: Any) -> Dict[str, Any]:
+        """A Struct record as {field name: value record}, names from its Type record."""
+        assert record["kind"] == "Struct", record
+        t = strict_loads(self.written[record["type_id"]])["Type"]
+        assert t["kind"] == TypeKind.STRUCT and t["specific_info"]["kind"] == "Struct", t
+        names = [f["name"] for f in t["specific_info"]["fields"]]
+        assert len(names) == len(record["field_values"]), (names, record)
+        return dict(zip(names, record["field_values"]))
+
 
 def count_records(rec: Any) -> int:
-    return 1 + sum(count_records(e) for e in rec.get("elements", ()))
+    return 1 + sum(count_records(e) for e in rec.get("elements", rec.get("field_values", ())))
 
 
 # -- scalars -------------------------------------------------------------------------------
@@ -132,7 +148,8 @@ def test_namedtuple_deque_views_typed_by_class() -> None:
     r = Recorder()
     P = collections.namedtuple("P", "x y")
     rec = r(P(1, 2))
-    assert rec["kind"] == "Tuple" and r.type_of(rec)[1].endswith("P")
+    assert r.type_of(rec) == (TypeKind.STRUCT, type_name(P))
+    assert {k: v["i"] for k, v in r.fields(rec).items()} == {"x": 1, "y": 2}
     assert r(collections.deque([1, 2]))["kind"] == "Sequence"
     assert [e["i"] for e in r({"a": 1}.values())["elements"]] == [1]
     od = r(collections.OrderedDict(a=1))
@@ -197,13 +214,18 @@ def test_metaclass_and_class_property_are_not_called() -> None:
         def __repr__(self) -> str:
             return "Odd!"
 
-    r = Recorder()
-    obj = Odd()
-    del calls[:]
-    rec = r(obj)
-    assert rec["kind"] == "Raw" and rec["r"] == "Odd!"
-    assert r.type_of(rec)[1].endswith("Odd")
-    assert calls == []
+    for reprs in ("builtin", "program"):
+        r = Recorder(reprs)
+        obj = Odd()
+        del calls[:]
+        rec = r(obj)
+        if reprs == "program":
+            assert rec["kind"] == "Raw" and rec["r"] == "Odd!"
+        else:
+            assert r.fields(rec) == {}  # no state, no repr
+        assert r.type_of(rec)[1].endswith("Odd")
+        assert r(Odd)["r"] == "<class '%s'>" % type_name(Odd)  # not Meta's repr
+        assert calls == []
 
 
 # -- hostile values ------------------------------------------------------------------------
@@ -262,20 +284,36 @@ def test_node_budget_bounds_wide_and_deep() -> None:
     assert len(json.dumps(rec)) < 8000
 
 
-def test_repr_raising_gives_error_record() -> None:
-    class Bad:
-        def __repr__(self) -> str:
-            raise ValueError("no")
+class Bad:
+    def __repr__(self) -> str:
+        raise ValueError("no")
 
-    class Exits:
-        def __repr__(self) -> str:
-            raise SystemExit(3)
 
-    class NotStr:
-        def __repr__(self) -> Any:
-            return 42
+class Exits:
+    def __repr__(self) -> str:
+        raise SystemExit(3)
 
+
+class NotStr:
+    def __repr__(self) -> Any:
+        return 42
+
+
+class Interrupts:
+    def __repr__(self) -> str:
+        raise KeyboardInterrupt
+
+
+def test_program_reprs_that_fail_are_never_called_by_default() -> None:
     r = Recorder()
+    for cls in (Bad, Exits, NotStr, Interrupts):
+        rec = r(cls())
+        assert r.fields(rec) == {} and r.type_of(rec) == (TypeKind.STRUCT, type_name(cls))
+    assert r.enc.interrupt is None
+
+
+def test_repr_raising_gives_error_record_with_program_reprs() -> None:
+    r = Recorder("program")
     rec = r(Bad())
     assert rec["kind"] == "Error" and rec["msg"] == "<repr failed: ValueError>"
     assert r.type_of(rec) == (TypeKind.RAW, type_name(Bad))  # not TypeKind.ERROR
@@ -285,19 +323,15 @@ def test_repr_raising_gives_error_record() -> None:
     assert r([Bad()])["elements"][0]["kind"] == "Error"
 
 
-def test_keyboard_interrupt_in_repr_is_deferred() -> None:
-    class Interrupts:
-        def __repr__(self) -> str:
-            raise KeyboardInterrupt
-
-    r = Recorder()
+def test_keyboard_interrupt_in_repr_is_deferred_with_program_reprs() -> None:
+    r = Recorder("program")
     rec = r([1, Interrupts()])
     assert rec["elements"][1] == {"kind": "Error", "msg": "<interrupted>",
                                   "type_id": rec["elements"][1]["type_id"]}
     assert isinstance(r.enc.interrupt, KeyboardInterrupt)
 
 
-def test_long_repr_is_cut_and_repr_called_once() -> None:
+def test_long_repr_is_cut_and_repr_called_once_with_program_reprs() -> None:
     calls = []
 
     class Long:
@@ -305,9 +339,10 @@ def test_long_repr_is_cut_and_repr_called_once() -> None:
             calls.append(1)
             return "y" * 10000
 
-    r = Recorder(max_repr=20)
+    r = Recorder("program", max_repr=20)
     assert r(Long())["r"] == "y" * 20 + "...(+9980 chars)"
     assert calls == [1]
+    assert Recorder(max_repr=20)(Long())["kind"] == "Struct" and calls == [1]
 
 
 def test_native_containers_are_summarised_without_repr() -> None:
@@ -387,7 +422,11 @@ def test_exception_text_and_record() -> None:
         def __str__(self) -> str:
             raise RuntimeError
 
-    assert r.enc.exception_text(Weird()).endswith(".<locals>.Weird: <str failed>")
+    # its __str__ never runs: the message comes from args, as BaseException's __str__ does
+    assert r.enc.exception_text(Weird()).endswith(".<locals>.Weird")
+    assert r.enc.exception_text(Weird("a", 1)).endswith(".<locals>.Weird: ('a', 1)")
+    program = Recorder("program")
+    assert program.enc.exception_text(Weird()).endswith(".<locals>.Weird: <str failed>")
     rec = strict_loads(r.enc.encode_exception(ValueError("boom")))
     assert rec["kind"] == "Error" and rec["msg"] == "ValueError: boom"
     assert r.type_of(rec) == (TypeKind.ERROR, "ValueError")
@@ -411,4 +450,326 @@ def test_never_raises_on_strange_objects() -> None:
     for obj in (NoRepr(), GetattrBomb(), sys, print, type, object(), 1j, Ellipsis,
                 NotImplemented, memoryview(b"x" * 100), iter([1]), (i for i in [])):
         rec = r(obj)
-        assert rec["kind"] in ("Raw", "Error")
+        assert rec["kind"] in ("Raw", "Error", "Struct")
+
+
+# -- program code never runs (reprs="builtin", the default) ----------------------------------
+
+CALLS: List[str] = []
+
+
+class Spy(type):
+    """A metaclass whose every hook counts: the encoder must not touch any of them."""
+
+    def __repr__(cls) -> str:
+        CALLS.append("metaclass __repr__")
+        return "Spy!"
+
+    def __eq__(cls, other: Any) -> bool:
+        CALLS.append("metaclass __eq__")
+        return False
+
+    def __hash__(cls) -> int:
+        CALLS.append("metaclass __hash__")
+        return 1
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        CALLS.append("__instancecheck__")
+        return False
+
+    def __subclasscheck__(cls, sub: Any) -> bool:
+        CALLS.append("__subclasscheck__")
+        return False
+
+    def __getattribute__(cls, name: str) -> Any:
+        if not name.startswith("__"):
+            CALLS.append("metaclass __getattribute__ " + name)
+        return type.__getattribute__(cls, name)
+
+
+class Watched(metaclass=Spy):
+    """Every method the encoder could be tempted to call counts its calls."""
+
+    def __init__(self, x: Any, y: Any) -> None:
+        self.x = x
+        self.y = y
+
+    def __repr__(self) -> str:
+        CALLS.append("__repr__")
+        return "W"
+
+    def __str__(self) -> str:
+        CALLS.append("__str__")
+        return "w"
+
+    def __eq__(self, other: Any) -> bool:
+        CALLS.append("__eq__")
+        return False
+
+    def __hash__(self) -> int:
+        CALLS.append("__hash__")
+        return 1
+
+    def __len__(self) -> int:
+        CALLS.append("__len__")
+        return 1
+
+    def __iter__(self) -> Any:
+        CALLS.append("__iter__")
+        return iter(())
+
+    def __format__(self, spec: str) -> str:
+        CALLS.append("__format__")
+        return ""
+
+    def __sizeof__(self) -> int:
+        CALLS.append("__sizeof__")
+        return 1
+
+    @property
+    def area(self) -> int:
+        CALLS.append("property")
+        return 1
+
+    def __getattr__(self, name: str) -> Any:
+        CALLS.append("__getattr__ " + name)
+        raise AttributeError(name)
+
+    def __getattribute__(self, name: str) -> Any:
+        if name not in ("x", "y"):
+            CALLS.append("__getattribute__ " + name)
+        return object.__getattribute__(self, name)
+
+
+class WatchedError(Exception):
+    def __str__(self) -> str:
+        CALLS.append("exception __str__")
+        return "!"
+
+    def __repr__(self) -> str:
+        CALLS.append("exception __repr__")
+        return "!"
+
+
+class Lying:
+    @property  # type: ignore[misc]
+    def __class__(self) -> Any:
+        CALLS.append("__class__ property")
+        return int
+
+    @property
+    def __dict__(self) -> Any:  # type: ignore[override]
+        CALLS.append("__dict__ property")
+        return {}
+
+
+class Shape(abc.ABC):
+    @classmethod
+    def __subclasshook__(cls, other: Any) -> Any:
+        CALLS.append("__subclasshook__")
+        return NotImplemented
+
+
+class Square(Shape):
+    def __init__(self) -> None:
+        self.side = 2
+
+
+class Tone(enum.Enum):
+    LOW = 1
+
+    def __repr__(self) -> str:
+        CALLS.append("enum __repr__")
+        return "!"
+
+
+def hostile_objects() -> List[Any]:
+    w = Watched(1, "a")
+    return [w, Watched, [w, {"k": w, w: 1}], (w,), {w}, Lying(), Square(), Tone.LOW,
+            WatchedError("m"), WatchedError(w), KeyError(w), OSError(2, "gone", w),
+            w.__init__, functools.partial(print, w), types.SimpleNamespace(w=w),
+            slice(w, 2), staticmethod(w), weakref.ref(Watched), Watched.__dict__,
+            collections.namedtuple("Pair", "a b")(w, w), sys.modules[__name__]]
+
+
+@pytest.mark.parametrize("index", range(len(hostile_objects())))
+def test_no_program_code_runs(index: int) -> None:
+    obj = hostile_objects()[index]
+    del CALLS[:]
+    r = Recorder()
+    r(obj)
+    r(obj)  # the cached path too
+    if issubclass(type(obj), BaseException):  # isinstance would ask obj.__class__
+        r.enc.exception_text(obj)
+        strict_loads(r.enc.encode_exception(obj))
+    assert CALLS == []
+
+
+def test_program_reprs_run_again_when_asked() -> None:
+    w = Watched(1, 2)
+    del CALLS[:]
+    r = Recorder("program")
+    assert r(w)["r"] == "W" and r(Tone.LOW)["r"] == "Tone.LOW"
+    assert r.enc.exception_text(WatchedError("m")).endswith("WatchedError: !")
+    assert CALLS == ["__repr__", "exception __str__"]
+
+
+def test_a_lying_object_is_typed_by_its_real_class() -> None:
+    r = Recorder()
+    rec = r(Lying())
+    assert rec == {"kind": "Raw", "r": "<%s object>" % type_name(Lying),
+                   "type_id": rec["type_id"]}  # its state is behind a property: not shown
+
+
+# -- structs ---------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Login:
+    user: str
+    tries: int
+    home: "Optional[Login]" = None
+
+
+class Slotted:
+    __slots__ = ("name", "__secret", "unset")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.__secret = 7
+
+
+class SlottedChild(Slotted):
+    __slots__ = ("extra",)
+
+    def __init__(self) -> None:
+        super().__init__("child")
+        self.extra = [1]
+
+
+def test_dataclass_is_a_struct_with_typed_fields() -> None:
+    r = Recorder()
+    rec = r(Login("ann", 3))
+    assert r.type_of(rec) == (TypeKind.STRUCT, type_name(Login))
+    fields = r.fields(rec)
+    assert fields["user"]["text"] == "ann" and fields["tries"]["i"] == 3
+    assert fields["home"]["kind"] == "None"
+    t = strict_loads(r.written[rec["type_id"]])["Type"]
+    assert [r.type_of({"type_id": f["type_id"]}) for f in t["specific_info"]["fields"]] == [
+        (TypeKind.STRING, "str"), (TypeKind.INT, "int"), (TypeKind.NONE, "None")]
+    before = len(r.written)
+    r(Login("bob", 4, Login("ann", 3)))
+    nested_layout = len(r.written) - before
+    r(Login("cy", 5))
+    r(Login("dee", 6, Login("eve", 7)))
+    assert len(r.written) == before + nested_layout  # one Type per class and field names
+
+
+def test_slots_base_first_private_names_and_unset_slots() -> None:
+    r = Recorder()
+    fields = r.fields(r(SlottedChild()))
+    assert list(fields) == ["name", "_Slotted__secret", "extra"]  # "unset" is left out
+    assert fields["_Slotted__secret"]["i"] == 7
+    assert [e["i"] for e in fields["extra"]["elements"]] == [1]
+
+
+@pytest.mark.skipif(sys.version_info < (3, 10), reason="dataclass(slots=True) is 3.10+")
+def test_slots_dataclass() -> None:
+    Point = dataclasses.make_dataclass("Point", ["x", "y"], slots=True)
+    r = Recorder()
+    assert {k: v["i"] for k, v in r.fields(r(Point(1, 2))).items()} == {"x": 1, "y": 2}
+
+
+def test_nested_objects_are_bounded_and_cycle_safe() -> None:
+    r = Recorder(max_depth=2, max_items=3)
+    w = Watched(1, 2)
+    w.me = w  # type: ignore[attr-defined]
+    w.wide = Watched(list(range(10)), Watched(1, 2))  # type: ignore[attr-defined]
+    w.more = 4  # type: ignore[attr-defined]
+    fields = r.fields(r(w))
+    assert list(fields) == ["x", "y", "me", "..."]
+    assert fields["me"]["r"] == "<cycle>" and fields["..."]["r"] == "...(+2 more)"
+    r = Recorder(max_depth=2)
+    inner = r.fields(r.fields(r(w))["wide"])
+    assert inner["x"]["r"] == "<list len=10>"
+    assert inner["y"]["r"] == "<%s object>" % type_name(Watched)  # too deep
+    big = Recorder(max_nodes=30)
+    chain: Any = None
+    for i in range(1000):
+        chain = Login("x", i, chain)
+    assert count_records(big(chain)) <= 30 + 10
+
+
+def test_layouts_per_class_and_the_type_cap_fall_back_to_raw() -> None:
+    r = Recorder()
+    for i in range(40):
+        obj = Watched(1, 2)
+        setattr(obj, "a%d" % i, i)
+        rec = r(obj)
+    assert rec["r"] == "<%s object>" % type_name(Watched)
+    r = Recorder(max_types=8)
+    for i in range(20):
+        rec = r(type("C%d" % i, (), {"__init__": lambda self: setattr(self, "v", 1)})())
+    assert rec["kind"] == "Raw" and rec["r"].endswith("object>")
+    assert len(r.written) <= 9
+
+
+def test_c_types_that_repr_what_they_hold_are_structs() -> None:
+    r = Recorder()
+    w = Watched(1, 2)
+    method = r.fields(r(w.__init__))
+    assert method["__func__"]["r"].startswith("<function Watched.__init__")
+    assert r.fields(method["__self__"])["x"]["i"] == 1
+    part = r.fields(r(functools.partial(print, 5, sep="")))
+    assert part["func"]["r"] == "<built-in function print>"
+    assert part["args"]["elements"][0]["i"] == 5
+    assert r.fields(r(types.SimpleNamespace(a=1)))["a"]["i"] == 1
+
+
+def test_c_reprs_still_run() -> None:
+    r = Recorder()
+    assert r(datetime.date(2024, 1, 2))["r"] == "datetime.date(2024, 1, 2)"
+    assert r(decimal.Decimal("1.5"))["r"] == "Decimal('1.5')"
+    assert r(print)["r"] == "<built-in function print>"
+    assert r(1j)["r"] == "1j"
+    assert r(json)["r"] == "<module 'json' from %r>" % json.__file__
+    assert r(Watched)["r"] == "<class '%s'>" % type_name(Watched)
+    assert r(int)["r"] == "<class 'int'>"
+
+
+def test_enum_members_without_their_repr() -> None:
+    class Perm(enum.Flag):
+        R = 1
+        W = 2
+
+    r = Recorder()
+    assert r(Tone.LOW)["r"] == "Tone.LOW"
+    combined = r(Perm.R | Perm.W)["r"]
+    assert combined in ("Perm.R|W", "Perm(3)")  # a name from 3.11, none before
+
+
+def test_exception_values_and_messages_without_program_code() -> None:
+    r = Recorder()
+    w = Watched(1, 2)
+    assert r(ValueError("boom", 3))["r"] == "ValueError('boom', 3)"
+    assert r(WatchedError(w))["r"] == "WatchedError(<%s object>)" % type_name(Watched)
+    # messages: the interpreter's own where only plain values are involved
+    for exc in (ValueError("boom"), KeyError("k"), OSError(2, "gone", "f.txt"),
+                SyntaxError("bad", ("f.py", 1, 2, "x")), ValueError(1, "a"), ValueError()):
+        label = type(exc).__name__
+        assert r.enc.exception_text(exc) == (label + ": " + str(exc) if str(exc) else label)
+    assert r.enc.exception_text(KeyError(w)) == "KeyError: <%s object>" % type_name(Watched)
+    assert r.enc.exception_text(WatchedError("m")).endswith("WatchedError: m")
+
+
+def test_struct_fields_follow_the_attribute_rules() -> None:
+    r = Recorder()
+    r.enc.attr_action = lambda name: {"password": 1, "internal": 2}.get(name, 0)
+    login = types.SimpleNamespace(user="ann", password="hunter22", internal=1)
+    fields = r.fields(r(login))
+    assert list(fields) == ["user", "password"]
+    assert fields["password"] == {"kind": "Error", "msg": "<redacted>",
+                                  "type_id": fields["password"]["type_id"]}
+    Pair = collections.namedtuple("Pair", "internal visible")
+    assert list(r.fields(r(Pair(1, 2)))) == ["visible"]
+    assert r.enc.attr_redactions == 1 and r.enc.attr_drops == 2
+    assert r("hunter22")["msg"] == "<redacted>"  # the hidden text stays hidden

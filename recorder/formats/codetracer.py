@@ -41,7 +41,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 from recorder import env
 from recorder.events import CodeInfo, Kind
 from recorder.formats.imports import FILE_NAME as IMPORTS_FILE, ImportLog
-from recorder.values import TypeRegistry, ValueEncoder, ValueOptions, json_string, type_name
+from recorder.values import (TypeRegistry, ValueEncoder, ValueOptions, check_reprs,
+                             json_string, type_name)
 
 __all__ = ["CodeTracerWriter", "TraceDirError", "VALUES_MODES", "DEFAULT_VALUES"]
 
@@ -200,7 +201,8 @@ class _Stream:
         top = writer.toplevel_path
         fid = self.function_id(top, 1, "<toplevel>")
         buf.append('{"Call":{"function_id":%d,"args":[]}}' % fid)
-        self.enc = ValueEncoder(self.types, writer.value_options)  # registers None = type 0
+        # registers None = type 0
+        self.enc = ValueEncoder(self.types, writer.value_options, writer.reprs or "builtin")
         self.enc.attr_action = writer.filters.attr_action if writer.filters else None
         self.enc.shared_secrets = writer.secret_texts
         #: how many of writer.secret_texts were scrubbed from this stream's pending records
@@ -365,6 +367,9 @@ class CodeTracerWriter:
     function lives in ``toplevel_path`` (default: ``program`` when it is a file, else
     ``"<toplevel>"``). ``args``: the program's argv. ``values``: one of
     :data:`VALUES_MODES`. ``value_options``: bounds (:class:`recorder.values.ValueOptions`).
+    ``reprs``: ``"builtin"`` (only reprs implemented in C run; program objects are recorded
+    from their state) or ``"program"`` (their own ``__repr__`` runs); None until a session
+    applies its configuration (:meth:`use_reprs`), ``"builtin"`` meanwhile.
     ``backend``: recorded in the metadata (may be assigned until the first event);
     ``"settrace"`` on an interpreter with
     ``env.SETTRACE_F_LOCALS_UNSAFE`` skips the Values after Steps in code objects holding
@@ -377,8 +382,8 @@ class CodeTracerWriter:
     def __init__(self, out_dir: Union[str, "os.PathLike[str]"] = "trace-out", *,
                  program: Optional[str] = None, args: Optional[Sequence[str]] = None,
                  values: str = DEFAULT_VALUES, value_options: Optional[ValueOptions] = None,
-                 backend: Optional[str] = None, workdir: Optional[str] = None,
-                 toplevel_path: Optional[str] = None,
+                 reprs: Optional[str] = None, backend: Optional[str] = None,
+                 workdir: Optional[str] = None, toplevel_path: Optional[str] = None,
                  metadata: Optional[Mapping[str, Any]] = None, copy_sources: bool = True,
                  flush_records: int = 512, flush_seconds: float = 0.5) -> None:
         if values not in VALUES_MODES:
@@ -390,6 +395,7 @@ class CodeTracerWriter:
         #: the normaliser passes frames only when this is true
         self.wants_frames = values != "none"
         self.value_options = value_options or ValueOptions()
+        self.reprs = None if reprs is None else check_reprs(reprs)
         self.workdir = os.path.abspath(workdir or os.getcwd())
         self.out_dir = os.path.abspath(os.path.join(self.workdir, os.fspath(out_dir)))
         self.program = program
@@ -535,6 +541,16 @@ class CodeTracerWriter:
                 del self._by_ident[st.ident]
             self._ended_serials.add(st.serial)
             self._ended_threads.append(info)  # not the stream: its tables are freed
+
+    def use_reprs(self, reprs: str) -> None:
+        """Set ``reprs`` (the session calls this before recording starts when the writer
+        was made without one, so that ``RECORDER_REPRS`` and ``install(reprs=...)`` apply)."""
+        self.reprs = check_reprs(reprs)
+        with self._lock:
+            streams = list(self._streams.values()) + [self._main]
+        for st in streams:
+            st.enc.use_reprs(reprs)
+        self._write_metadata(complete=False)
 
     def use_filters(self, filters: Any) -> None:
         """Apply a :class:`recorder.filters.FilterEngine`'s value rules (the session calls
@@ -991,7 +1007,8 @@ class CodeTracerWriter:
 
     def _values_metadata(self) -> Dict[str, Any]:
         o = self.value_options
-        return {"mode": self.values, "max_depth": o.max_depth, "max_items": o.max_items,
+        return {"mode": self.values, "reprs": self.reprs or "builtin",
+                "max_depth": o.max_depth, "max_items": o.max_items,
                 "max_string": o.max_string, "max_repr": o.max_repr, "max_nodes": o.max_nodes}
 
     def _recorder_version(self) -> str:
