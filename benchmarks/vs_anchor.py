@@ -110,7 +110,8 @@ def walk(n):
     return count, len(recent), p
 
 print(walk(5000))
-""", "5k objects made by a method, a dict of the last 8 as a local (values repr'd)"),
+""", "5k objects made by a method, a dict of the last 8 as a local (each object a "
+        "Struct per Step; the anchor runs its __repr__)"),
     "long": ("""
 def loop(n):
     total = 0

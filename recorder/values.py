@@ -214,8 +214,11 @@ def _state_readers(mro: Tuple[type, ...]) -> Tuple[List[Tuple[str, Any]], Any]:
         if klass is object:
             continue
         d = _type_dict(klass)
-        for name in _slot_order(klass, d) + list(d):
+        for name in _slot_order(klass, d):  # exact strs: looking them up runs no code
             entry = d.get(name)
+            if type(entry) is _Member and name not in _NOT_STATE:
+                members[name] = entry.__get__
+        for name, entry in d.items():  # C members, and slots the order above missed
             if type(entry) is _Member and type(name) is str and name not in _NOT_STATE:
                 members[name] = entry.__get__
     entry = _lookup(mro, "__dict__")

@@ -525,6 +525,7 @@ def test_a_cli_recording_is_not_touched_by_its_forked_child(py, tmp_path):
 @pytest.mark.parametrize("env", [
     {"RECORDER_BACKEND": "fast"},
     {"RECORDER_VALUES": "some"},
+    {"RECORDER_REPRS": "all"},
     {"RECORDER_PARENT": "nonsense"},
     {"RECORDER_TRACE": "{tmp}/a-file"},
 ])
@@ -540,6 +541,30 @@ def test_a_bad_variable_is_one_warning_and_the_program_runs_unrecorded(py, tmp_p
     assert len(lines) == 1 and lines[0].startswith("recorder: warning: not recording"), lines
     assert not os.path.exists(str(tmp_path / "traces")) or not os.listdir(
         str(tmp_path / "traces"))
+
+
+@pytest.mark.parametrize("reprs", [None, "program"])
+def test_the_auto_start_runs_program_reprs_only_when_asked(py, tmp_path, reprs):
+    env = {"RECORDER_REPRS": reprs} if reprs else {}
+    proc = run(py, tmp_path, """
+        calls = 0
+        class Point:
+            def __init__(self, x):
+                self.x = x
+            def __repr__(self):
+                global calls
+                calls += 1
+                return "Point"
+        def make():
+            p = Point(1)
+            return p
+        make()
+        print("repr calls", calls)
+    """, **env)
+    assert proc.returncode == 0, proc.stderr
+    (trace,) = traces(tmp_path / "traces").values()
+    assert trace.metadata["values"]["reprs"] == (reprs or "builtin")
+    assert (proc.stdout == "repr calls 0\n") == (reprs is None)
 
 
 def test_a_users_sitecustomize_keeps_working_and_is_not_recorded(py, tmp_path):

@@ -482,8 +482,7 @@ class Spy(type):
         return False
 
     def __getattribute__(cls, name: str) -> Any:
-        if not name.startswith("__"):
-            CALLS.append("metaclass __getattribute__ " + name)
+        CALLS.append("metaclass __getattribute__ " + name)
         return type.__getattribute__(cls, name)
 
 
