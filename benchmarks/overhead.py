@@ -77,6 +77,8 @@ if mode in ("trace", "trace-none"):
     size = os.path.getsize(path)
     with open(path, "rb") as fh:
         records = sum(1 for _ in fh) - 2  # one record per line between "[" and "]"
+    import shutil
+    shutil.rmtree(out)  # tens of MB per run: left behind, repeated runs fill the disk
 print(t1 - t0, size, records)
 """
 
