@@ -137,7 +137,7 @@ _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement (or
 _Member = types.MemberDescriptorType
 _GetSet = types.GetSetDescriptorType
 #: the types of callables implemented in C: a ``__repr__`` of one of these runs no Python code
-#: of its own (it may still repr what the object holds: see _RECURSING_REPRS)
+#: of its own (it may still repr what the object holds: see _recursing_reprs)
 _C_CALLABLES = (types.WrapperDescriptorType, types.MethodDescriptorType,
                 types.BuiltinFunctionType, types.ClassMethodDescriptorType,
                 types.MethodWrapperType)
@@ -860,7 +860,7 @@ class ValueEncoder:
         member = value = None
         try:
             d = c.getdict(obj) if c.getdict is not None else None
-            if isinstance(d, dict):
+            if issubclass(type(d), dict):
                 member = d.get("_name_")
                 value = d.get("_value_")
         except Exception:
@@ -886,7 +886,7 @@ class ValueEncoder:
                 except AttributeError:  # an empty slot
                     pass
             d = c.getdict(obj) if c.getdict is not None else None
-        if isinstance(d, dict):  # dict is a C type: no __instancecheck__ runs
+        if issubclass(type(d), dict):  # not isinstance: it would ask d.__class__
             pairs.extend(_dict_items(d))
         return self._struct(obj, depth, c, pairs, len(pairs))
 
@@ -917,7 +917,9 @@ class ValueEncoder:
         try:
             for field, v in pairs:
                 if type(field) is not str:
-                    if not isinstance(field, str):  # a non-str key planted in __dict__
+                    # a non-str key planted in __dict__ (not isinstance: it would ask the
+                    # key's __class__)
+                    if not issubclass(type(field), str):
                         size -= 1
                         continue
                     field = str.__str__(field)

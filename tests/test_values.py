@@ -584,7 +584,9 @@ class Tone(enum.Enum):
 
 def hostile_objects() -> List[Any]:
     w = Watched(1, "a")
-    return [w, Watched, [w, {"k": w, w: 1}], (w,), {w}, Lying(), Square(), Tone.LOW,
+    planted = Watched(2, "b")
+    object.__getattribute__(planted, "__dict__")[Lying()] = "a key that is not a str"
+    return [w, planted, Watched, [w, {"k": w, w: 1}], (w,), {w}, Lying(), Square(), Tone.LOW,
             WatchedError("m"), WatchedError(w), KeyError(w), OSError(2, "gone", w),
             w.__init__, functools.partial(print, w), types.SimpleNamespace(w=w),
             slice(w, 2), staticmethod(w), weakref.ref(Watched), Watched.__dict__,
