@@ -285,7 +285,7 @@ def _main(argv: List[str]) -> int:
     from recorder import autostart
 
     status: Any = 0
-    restore = capture_output(writer)
+    restore = capture_output(writer, on_failure=session._failed)
     session.start()
     # os._exit, os.exec* and SIGTERM finish the trace too (the auto-start's hooks)
     autostart.guard_endings(session, writer.out_dir)
@@ -307,8 +307,7 @@ def _main(argv: List[str]) -> int:
         raise status  # Python prints a non-int code and exits exactly as unrecorded
     if status == 130:
         _die_by_sigint()
-    sys.stdout.flush()
-    return status
+    return status  # Python flushes (or finds closed, or None) the program's stdout at exit
 
 
 def repair(out_dir: str) -> int:
