@@ -33,6 +33,7 @@ Not seen at this level (docs/trace-format.md says why): ``os.write(1, ...)``, wr
 """
 from __future__ import annotations
 
+import errno
 import io
 import os
 import sys
@@ -40,8 +41,8 @@ from typing import Any, Callable, List, Optional, Set, Tuple
 
 from recorder import env
 
-__all__ = ["StreamCapture", "capture_output", "RecordingTextIOWrapper",
-           "RecordingBufferedReader"]
+__all__ = ["StreamCapture", "capture_output", "hold_closed_standard_fds",
+           "RecordingTextIOWrapper", "RecordingBufferedReader"]
 
 #: The recorder's own messages (``errors.warn``, debug lines) start so; written from the
 #: recorder's code they are not the program's output.
@@ -336,3 +337,31 @@ def capture_output(writer: Any,
     """Record the standard streams into ``writer.record_output``; returns the function that
     ends it (:meth:`StreamCapture.restore`)."""
     return StreamCapture(writer.record_output, on_failure).install().restore
+
+
+def hold_closed_standard_fds() -> List[int]:
+    """Keep a standard file descriptor that the program got closed (``python app.py >&-``)
+    unusable for it. Otherwise the recorder's first open file takes its number, and
+    ``os.write(1, ...)`` or a child process inheriting fd 1 would write into the trace. Each
+    such fd gets a placeholder on which reads and writes fail with EBADF, as on a closed fd
+    (an ``O_PATH`` descriptor where the system has them, else one opened for the other
+    direction only), and that child processes do not inherit (they see the fd closed). Call
+    it before the recorder opens its files; returns the fds held."""
+    held = []
+    o_path = getattr(os, "O_PATH", None)
+    for fd, other_direction in ((0, os.O_WRONLY), (1, os.O_RDONLY), (2, os.O_RDONLY)):
+        try:
+            os.fstat(fd)
+            continue
+        except OSError as exc:
+            if exc.errno != errno.EBADF:
+                continue
+        try:
+            placeholder = os.open(os.devnull, other_direction if o_path is None else o_path)
+            if placeholder != fd:  # not inheritable (PEP 446), and dup2'd as such
+                os.dup2(placeholder, fd, inheritable=False)
+                os.close(placeholder)
+            held.append(fd)
+        except OSError:
+            pass
+    return held

@@ -262,6 +262,9 @@ def _main(argv: List[str]) -> int:
             os.path.abspath(script)) if script is not None else os.getcwd())
     except RecorderError as exc:
         raise UsageError(str(exc))
+    from recorder.capture import capture_output, hold_closed_standard_fds
+
+    hold_closed_standard_fds()  # before the trace files take their numbers
     try:
         writer = CodeTracerWriter(config.out_dir, program=script or module,
                                   args=program.argv, values=config.values,
@@ -274,8 +277,6 @@ def _main(argv: List[str]) -> int:
     sys.modules["__main__"] = main_module
     sys.argv[:] = program.argv
     sys.path[0:1] = [program.path0] if sys.path else [program.path0]
-
-    from recorder.capture import capture_output
 
     try:
         session = Session(writer, config, filters=filter_chain)

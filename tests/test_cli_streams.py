@@ -358,6 +358,42 @@ def test_a_replaced_text_layer_is_recorded_through_the_buffer(tmp_path):
                                                 (WRITE, "caf\\xe9\n")]
 
 
+# -- closed and missing streams -----------------------------------------------------------------
+
+CLOSED_PROGRAM = """
+    import os, subprocess, sys
+    report = sys.stderr if sys.stderr is not None else sys.stdout
+    print("streams", [s is None for s in (sys.stdin, sys.stdout, sys.stderr)], file=report)
+    print("lost if stdout is closed")
+    for fd in (0, 1, 2):
+        for name, act in (("read", lambda: os.read(fd, 1)),
+                          ("write", lambda: os.write(fd, b"raw %d\\n" % fd))):
+            try:
+                act()
+                print("fd", fd, name, "works", file=report)
+            except OSError as exc:
+                print("fd", fd, name, errno.errorcode[exc.errno], file=report)
+    child = subprocess.run(["sh", "-c", "echo child out; echo child err >&2; read x; echo read $?"])
+    print("child", child.returncode, file=report, flush=True)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="closes fds with sh")
+@pytest.mark.parametrize("closed", [0, 1, 2])
+def test_a_standard_fd_closed_at_start_stays_closed(tmp_path, closed):
+    write_program(tmp_path, "import errno\n" + textwrap.dedent(CLOSED_PROGRAM))
+    runs = []
+    for recorded in (False, True):
+        command = " ".join(_command(["app.py"], recorded)) + " %d>&-" % closed
+        runs.append(subprocess.run(["sh", "-c", command], cwd=str(tmp_path), env=_env(),
+                                   input=b"", capture_output=True, timeout=60))
+    plain, recorded = runs
+    assert b"EBADF" in (plain.stderr if closed != 2 else plain.stdout)
+    same(plain, recorded)
+    trace = read_trace_dir(str(tmp_path / "trace-out"))
+    assert trace.main.complete and check_balance(trace.main.events).ok
+
+
 # -- a terminal --------------------------------------------------------------------------------
 
 def _run_in_pty(tmp_path: Any, args: Sequence[str], recorded: bool,
