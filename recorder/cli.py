@@ -234,6 +234,9 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
         filter_chain = load_chain(config, project_dir=program.project_dir)
     except RecorderError as exc:
         raise UsageError(str(exc))
+    from recorder.capture import capture_output, hold_closed_standard_fds
+
+    hold_closed_standard_fds()  # before the trace files take their numbers
     try:
         writer = CodeTracerWriter(config.out_dir, program=program.display,
                                   args=program.argv, values=config.values,
@@ -242,8 +245,6 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
     except (TraceDirError, OSError) as exc:
         raise UsageError(str(exc))
     program.install()
-
-    from recorder.capture import capture_output
 
     try:
         session = Session(writer, config, filters=filter_chain)
@@ -255,7 +256,7 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
     from recorder import autostart
 
     status: Any = 0
-    restore = capture_output(writer)
+    restore = capture_output(writer, on_failure=session._failed)
     session.start()
     # os._exit, os.exec* and SIGTERM finish the trace too (the auto-start's hooks)
     autostart.guard_endings(session, writer.out_dir)
@@ -278,8 +279,7 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
         raise status  # Python prints a non-int code and exits exactly as unrecorded
     if status == 130:
         _die_by_sigint()
-    sys.stdout.flush()
-    return status
+    return status  # Python flushes (or finds closed, or None) the program's stdout at exit
 
 
 def repair(out_dir: str) -> int:

@@ -84,3 +84,9 @@ HAS_TOMLLIB: bool = PYVERSION >= (3, 11)
 #: dict kept on the frame that holds a reference to every local until the frame ends (what
 #: any tracer reading locals does to reference counts there).
 F_LOCALS_IS_PROXY: bool = PYVERSION >= (3, 13)
+
+#: 3.11+: a bare ``raise`` re-raises the handled exception with its ``__traceback__`` as it is
+#: at that moment; 3.8-3.10 re-raise the traceback the handler started with. So only from 3.11
+#: can a function standing in for another (the stream hooks of recorder/capture.py) keep its
+#: own frame out of the traceback of an exception it passes on.
+RERAISE_USES_TRACEBACK_ATTRIBUTE: bool = PYVERSION >= (3, 11)
