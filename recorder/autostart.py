@@ -270,7 +270,7 @@ def _begin(parent: Optional[Tuple[int, str]], started_by: str,
                                   values=config.values, reprs=config.reprs,
                                   backend=backend.name,
                                   metadata={"process": process, "parent": link})
-        session = Session(writer, config)
+        session = Session(writer, config, selection=backend)
         session.on_fork = _on_fork
         session.stop_at_exit = False  # _at_exit stops it, knowing the exit status
         _watch_main_module(session)

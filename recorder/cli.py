@@ -247,7 +247,7 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
     program.install()
 
     try:
-        session = Session(writer, config, filters=filter_chain)
+        session = Session(writer, config, filters=filter_chain, selection=backend)
     except RecorderError as exc:
         writer.close("<not started>")
         raise UsageError(str(exc))

@@ -14,7 +14,7 @@ import os
 import threading
 from typing import Any, Callable, Optional, Union
 
-from recorder.backends import select
+from recorder.backends import Selection, select
 from recorder.codes import CodeCatalog
 from recorder.config import Config
 from recorder.errors import RecorderError, SinkError, warn
@@ -48,16 +48,22 @@ class Session:
     stop_at_exit: bool = True
 
     def __init__(self, sink: SinkArg, config: Optional[Config] = None,
-                 filters: Optional[FilterChain] = None) -> None:
+                 filters: Optional[FilterChain] = None,
+                 selection: Optional[Selection] = None) -> None:
         """``filters``: the chain already loaded (the CLI checks it before anything starts);
         by default it is loaded from ``config`` and the working directory's project
-        (docs/filters.md). A bad filter file raises :class:`ConfigError`."""
+        (docs/filters.md). A bad filter file raises :class:`ConfigError`.
+        ``selection``: the backend already chosen by :func:`recorder.backends.select` (the
+        CLI and the auto-start choose first, to name it to the trace writer); by default it
+        is chosen here from ``config.backend``. Choosing once matters: the choice may print
+        a warning (every monitoring tool id taken), which must appear once."""
         if sink is None:
             raise RecorderError("no sink: pass sink=callable(event) or a Sink object")
         self.config = config = config if config is not None else Config()
         chain = filters if filters is not None else load_chain(config)
         self.sink: Sink = sink if hasattr(sink, "emit") else CallbackSink(sink)  # type: ignore
-        selection = select(config.backend)
+        if selection is None:
+            selection = select(config.backend)
         self.backend_name = selection.name
         if hasattr(self.sink, "backend") and getattr(self.sink, "backend") is None:
             # The trace writer records the backend and guards settrace-only hazards by it.
