@@ -95,6 +95,41 @@ _MAX_SOURCE_BYTES = 64 << 20
 _OUTPUT_CHUNK = 64 << 10
 
 
+#: What a recording writes at the top of the trace directory (also ``files/``, ``threads/``).
+_OUR_FILES = ("trace.json", "trace_paths.json", "trace_metadata.json", IMPORTS_FILE,
+              "trace.json.tmp", "trace_paths.json.tmp", "trace_metadata.json.tmp")
+#: Files that say an earlier recording owns the directory (so its ``files/`` is ours too).
+_TRACE_MARKS = ("trace.json", "trace_metadata.json")
+#: The prefixes of what it writes in ``threads/``.
+_OUR_THREAD_FILES = ("trace-", "trace_paths-", "trace_metadata-")
+
+
+def _remove_tree(top: str) -> None:
+    """Delete the directory ``top`` and everything in it, without following a symbolic
+    link out of it (``shutil.rmtree`` would cost every recording its import)."""
+    if os.path.islink(top) or not os.path.isdir(top):
+        if os.path.lexists(top):
+            os.remove(top)
+        return
+    for root, dirs, files in os.walk(top, topdown=False):
+        for name in files:
+            os.remove(os.path.join(root, name))
+        for name in dirs:
+            path = os.path.join(root, name)
+            if os.path.islink(path):
+                os.remove(path)
+            else:
+                os.rmdir(path)
+    os.rmdir(top)
+
+
+def _remove_if_empty(path: str) -> None:
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass  # not empty: someone else's files are in it
+
+
 class TraceDirError(OSError):
     """The output directory cannot be used (one clear sentence naming the problem)."""
 
@@ -441,21 +476,29 @@ class CodeTracerWriter:
 
     # -- setup -------------------------------------------------------------------------------
     def _prepare_dir(self) -> None:
+        """Create ``out_dir``, or empty it of what an earlier recording wrote there (that
+        would be mistaken for this one's: an old ``imports.jsonl``, a source copy the new
+        run never made). Only our names go, and ``files/`` only beside an earlier trace
+        (its ``trace.json`` or ``trace_metadata.json``): anything else stays."""
         out = self.out_dir
         if os.path.exists(out) and not os.path.isdir(out):
             raise TraceDirError("the output path %s exists and is not a directory" % out)
         try:
             os.makedirs(out, exist_ok=True)
-            # our own files from an earlier run would be mistaken for this one's
-            for name in ("trace.json", "trace_paths.json", "trace_metadata.json"):
+            earlier_trace = False
+            for name in _OUR_FILES:
                 p = os.path.join(out, name)
                 if os.path.isfile(p):
+                    earlier_trace = earlier_trace or name in _TRACE_MARKS
                     os.remove(p)
             tdir = os.path.join(out, "threads")
             if os.path.isdir(tdir):
                 for name in os.listdir(tdir):
-                    if name.startswith(("trace-", "trace_paths-", "trace_metadata-")):
+                    if name.startswith(_OUR_THREAD_FILES):
                         os.remove(os.path.join(tdir, name))
+                _remove_if_empty(tdir)
+            if earlier_trace:
+                _remove_tree(os.path.join(out, "files"))
             probe = os.path.join(out, ".recorder-write-test")
             with open(probe, "wb"):
                 pass
