@@ -45,6 +45,7 @@ import time
 from types import FrameType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from recorder import own_threads
 from recorder.config import Config
 from recorder.errors import RecorderError, warn
 from recorder.normalise import CODE, PENDING
@@ -539,8 +540,8 @@ def _on_signal(signum: int, frame: Optional[FrameType]) -> None:
             _state.pending_signal = signum
             return
         if _state.session is not None and _inside_recorder(frame):
-            helper = threading.Thread(target=_terminate, args=(signum,),
-                                      name="recorder-sigterm", daemon=True)
+            # our own thread: never recorded (recorder/own_threads.py)
+            helper = own_threads.new_thread(_terminate, "recorder-sigterm", (signum,))
             _state.terminating = helper
             _state.terminating_signal = signum
             try:
