@@ -48,7 +48,6 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from recorder import own_threads
 from recorder.config import Config
 from recorder.errors import RecorderError, warn
-from recorder.normalise import CODE, PENDING
 
 __all__ = ["start", "trace_dir", "PTH_NAME", "PTH_SOURCE", "SITECUSTOMIZE", "program_name"]
 
@@ -102,7 +101,6 @@ class _State:
         self.terminating: Optional[threading.Thread] = None
         self.terminating_signal = getattr(signal, "SIGTERM", 15)  # the signal it handles
         self.terminated = False
-        self.main: Optional[_MainWatch] = None
         #: a trace is being closed; a SIGTERM meanwhile waits in pending_signal
         self.closing = False
         self.pending_signal = 0
@@ -274,7 +272,6 @@ def _begin(parent: Optional[Tuple[int, str]], started_by: str,
         session = Session(writer, config, selection=backend)
         session.on_fork = _on_fork
         session.stop_at_exit = False  # _at_exit stops it, knowing the exit status
-        _watch_main_module(session)
         if started_by in ("pth", "sitecustomize"):
             # What runs us now is site's exec of the .pth line or a sitecustomize: not the
             # program, never recorded (a forked child's stack is the program's: attached).
@@ -360,19 +357,21 @@ def _last_exception() -> Any:
 
 def _exit_status() -> Any:
     """The exit status, as atexit can know it. Python does not tell atexit handlers how the
-    program ended, so it is read from how ``__main__``'s module frame ended (see
-    :func:`_watch_main_module`): normally (0) or by an exception (``SystemExit``: its code;
-    KeyboardInterrupt: 130, as the CLI writes it; any other: 1). Without that, an uncaught
-    exception is still told by ``sys.last_value``; otherwise ``"<exit>"`` (unknown)."""
+    program ended, so it is read from how ``__main__``'s module frame ended
+    (:meth:`Session.main_module_end`): by an exception (``SystemExit``: its code;
+    KeyboardInterrupt: 130, as the CLI writes it; any other: 1) or normally (0). An
+    uncaught exception the session did not see is still told by ``sys.last_value``;
+    otherwise ``"<exit>"`` (unknown)."""
     if _state.status is not None:
         return _state.status
-    watch = _state.main
-    if watch is not None and watch.act is not None:
-        return _status_of(watch.act[PENDING])
+    session = _state.session
+    end = session.main_module_end() if session is not None else None
+    if end is not None and end.exception is not None:
+        return _status_of(end.exception)
     exc = _last_exception()
     if exc is not None and exc is not _state.last_exception_at_start:
         return _status_of(exc)
-    if watch is not None and watch.frame is not None and _returned(watch.frame):
+    if end is not None and end.returned:
         return 0
     return "<exit>"
 
@@ -389,59 +388,6 @@ def _status_of(exc: Any) -> Any:
             return code & 0xFF  # what the process status will be
         return 1  # Python prints a non-integer code and exits with 1
     return 130 if isinstance(exc, KeyboardInterrupt) else 1
-
-
-class _MainWatch:
-    """``__main__``'s module code, its frame and its activation on the shadow stack."""
-
-    def __init__(self) -> None:
-        self.code: Any = None
-        self.frame: Optional[FrameType] = None
-        self.act: Optional[list] = None
-
-
-def _watch_main_module(session: Any) -> None:
-    """Learn how the program's main module frame ends, at no cost per event: the catalog's
-    ``lookup`` runs once per code object, so a wrapper around it sees the ``__main__``
-    module frame start (its frame), and, at the next new code object, its activation on
-    the main thread's shadow stack. After the frame is left, the activation's pending
-    exception (normalise.py R4: cleared when the frame goes on, kept when it unwinds) says
-    how: None for a return, else the exception, a ``SystemExit`` with its code."""
-    catalog = session.catalog
-    normaliser = session.normaliser
-    real = catalog.lookup
-    main_ident = threading.main_thread().ident
-    watch = _state.main = _MainWatch()
-
-    def lookup(code: Any, frame: Optional[FrameType]) -> Any:
-        info = real(code, frame)
-        try:
-            if watch.code is None:
-                if (code.co_name == "<module>" and frame is not None
-                        and frame.f_globals.get("__name__") == "__main__"):
-                    watch.code, watch.frame = code, frame
-            elif watch.act is None:
-                state = normaliser.threads.get(main_ident)
-                if state is not None:
-                    for act in state.stack:
-                        if act[CODE] is watch.code:
-                            watch.act = act
-                            break
-        except Exception:
-            pass
-        return info
-
-    catalog.lookup = lookup
-
-
-def _returned(frame: FrameType) -> bool:
-    """Did this finished frame leave by a return instruction (not by an exception)?"""
-    import dis
-    try:
-        op = frame.f_code.co_code[frame.f_lasti]
-    except Exception:
-        return False
-    return dis.opname[op] in ("RETURN_VALUE", "RETURN_CONST")
 
 
 def _at_exit() -> None:

@@ -10,8 +10,11 @@ recording with one warning instead of reaching the program.
 from __future__ import annotations
 
 import atexit
+import opcode
 import os
+import sys
 import threading
+from types import CodeType, FrameType
 from typing import Any, Callable, Optional, Union
 
 from recorder.backends import Selection, select
@@ -22,7 +25,7 @@ from recorder.events import CallbackSink, Event, Sink
 from recorder.filters import FilterChain, FilterEngine, load_chain
 from recorder.identity import ModuleResolver
 from recorder.importhook import ImportHook
-from recorder.normalise import Normaliser
+from recorder.normalise import CODE, PENDING, Normaliser
 
 SinkArg = Union[Sink, Callable[[Event], Any]]
 
@@ -78,15 +81,37 @@ class Session:
         self.resolver = ModuleResolver(debug=config.log == "debug")
         #: Scope and value rules, asking that same resolver (recorder/filters.py).
         self.filters = FilterEngine(chain, self.resolver)
-        self.catalog = CodeCatalog(self.filters, self.resolver.label_for)
+        self.normaliser = Normaliser(self.sink, self._failed)
+        self._main_module = _MainModuleWatch(self.normaliser)
+        self.catalog = CodeCatalog(self._in_scope, self.resolver.label_for)
         if hasattr(self.sink, "use_filters"):
             self.sink.use_filters(self.filters)  # type: ignore[attr-defined]
-        self.normaliser = Normaliser(self.sink, self._failed)
         self.import_hook = ImportHook(self.resolver, self.normaliser.imported)
         self.backend = selection.backend(self.catalog, self.normaliser,
                                          bool(getattr(self.sink, "wants_frames", False)))
         self.active = False
         self.failure: Optional[str] = None
+
+    def _in_scope(self, code: CodeType, frame: Optional[FrameType]) -> bool:
+        """The catalog's decision for a code object it meets for the first time: the
+        filters'. Also where the ``__main__`` module frame is watched from (once per new
+        code object, never per event: see :meth:`main_module_end`)."""
+        watch = self._main_module
+        if watch.activation is None:
+            watch.met(code, frame)
+        return self.filters(code, frame)
+
+    def main_module_end(self) -> Optional["ModuleEnd"]:
+        """How the program's main module frame (``__main__``'s ``<module>`` code) ended, once
+        it has: a :class:`ModuleEnd`; None while it runs, or if this session never met it.
+
+        The auto-start reads the exit status from it (Python does not tell ``atexit``
+        handlers how the program ended), the trace writer whether the main thread had
+        finished when recording stopped. Learnt at no cost per event: the catalog meets the
+        frame when it starts, and the main thread's activation of it at the next code object
+        met for the first time (none may come: then an exception that left the frame is not
+        known, only that one did)."""
+        return self._main_module.end()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -185,6 +210,84 @@ class Session:
     def __repr__(self) -> str:
         state = "active" if self.active else "stopped"
         return "<recorder.Session %s backend=%s>" % (state, self.backend_name)
+
+
+class ModuleEnd:
+    """How the program's main module frame ended (:meth:`Session.main_module_end`)."""
+
+    __slots__ = ("returned", "exception")
+
+    def __init__(self, returned: bool, exception: Optional[BaseException]) -> None:
+        #: True: it ran to its end; False: an exception left it (``SystemExit`` included)
+        self.returned = returned
+        #: the exception that left it; None after a return, or when it is not known
+        self.exception = exception
+
+    def __repr__(self) -> str:
+        return "ModuleEnd(returned=%r, exception=%r)" % (self.returned, self.exception)
+
+
+class _MainModuleWatch:
+    """``__main__``'s module frame and, once found, its activation on the main thread's
+    shadow stack, whose pending exception says how the frame was left: the normaliser
+    clears it when the frame goes on after a raise and keeps it when the frame unwinds."""
+
+    def __init__(self, normaliser: Normaliser) -> None:
+        self._normaliser = normaliser
+        self._main_ident = threading.main_thread().ident
+        self.code: Optional[CodeType] = None
+        self.frame: Optional[FrameType] = None
+        self.activation: Optional[list] = None
+
+    def met(self, code: CodeType, frame: Optional[FrameType]) -> None:
+        """A code object met for the first time: the main module's, or one that runs after
+        it started (its activation is on the main thread's stack by then)."""
+        try:
+            if self.code is None:
+                if (code.co_name == "<module>" and frame is not None
+                        and frame.f_globals.get("__name__") == "__main__"):
+                    self.code, self.frame = code, frame
+                return
+            state = self._normaliser.threads.get(self._main_ident)  # type: ignore[arg-type]
+            if state is not None:
+                for act in state.stack:
+                    if act[CODE] is self.code:
+                        self.activation = act
+                        break
+        except Exception:
+            pass  # never a reason to stop recording
+
+    def end(self) -> Optional[ModuleEnd]:
+        frame = self.frame
+        if frame is None or self._running(frame):
+            return None
+        if self.activation is not None:
+            exc = self.activation[PENDING]
+            return ModuleEnd(exc is None, exc)
+        return ModuleEnd(_returned(frame), None)
+
+    def _running(self, frame: FrameType) -> bool:
+        """Is ``frame`` still on the main thread's stack?"""
+        current: Optional[FrameType] = sys._current_frames().get(  # type: ignore[arg-type]
+            self._main_ident)
+        while current is not None:
+            if current is frame:
+                return True
+            current = current.f_back
+        return False
+
+
+#: The instructions that return from a frame (the last one a finished frame ran).
+_RETURN_OPS = frozenset(opcode.opmap[name] for name in ("RETURN_VALUE", "RETURN_CONST")
+                        if name in opcode.opmap)
+
+
+def _returned(frame: FrameType) -> bool:
+    """Did this finished frame leave by a return instruction (not by an exception)?"""
+    try:
+        return frame.f_code.co_code[frame.f_lasti] in _RETURN_OPS
+    except Exception:
+        return False
 
 
 def _after_fork_in_child() -> None:
