@@ -157,6 +157,14 @@ class Session:
             atexit.unregister(self.stop)
         except Exception:
             pass
+        if hasattr(self.sink, "recording_stops"):
+            # Before the final DETACH/THREAD_END events: the threads they end are still
+            # running (the trace writer closes them so); the main thread may have finished.
+            try:
+                self.sink.recording_stops(  # type: ignore[attr-defined]
+                    main_ended=self.main_module_end() is not None)
+            except Exception as exc:
+                warn("closing the sink failed: %s: %s" % (type(exc).__name__, exc))
         self.import_hook.uninstall()  # ends imports still open, while the stream is open
         self.backend.stop()
         self.normaliser.close()
@@ -244,8 +252,7 @@ class _MainModuleWatch:
         it started (its activation is on the main thread's stack by then)."""
         try:
             if self.code is None:
-                if (code.co_name == "<module>" and frame is not None
-                        and frame.f_globals.get("__name__") == "__main__"):
+                if code.co_name == "<module>" and frame is not None and _is_main(frame):
                     self.code, self.frame = code, frame
                 return
             state = self._normaliser.threads.get(self._main_ident)  # type: ignore[arg-type]
@@ -259,7 +266,10 @@ class _MainModuleWatch:
 
     def end(self) -> Optional[ModuleEnd]:
         frame = self.frame
-        if frame is None or self._running(frame):
+        try:
+            if frame is None or self._running(frame):
+                return None
+        except Exception:
             return None
         if self.activation is not None:
             exc = self.activation[PENDING]
@@ -275,6 +285,16 @@ class _MainModuleWatch:
                 return True
             current = current.f_back
         return False
+
+
+def _is_main(frame: FrameType) -> bool:
+    """Does ``frame`` run in the program's ``__main__`` namespace? (Not only named so:
+    ``python -m recorder``'s own ``__main__`` runs on under the program's.)"""
+    namespace = frame.f_globals
+    if namespace.get("__name__") != "__main__":
+        return False
+    main = sys.modules.get("__main__")
+    return main is None or getattr(main, "__dict__", None) is namespace
 
 
 #: The instructions that return from a frame (the last one a finished frame ran).

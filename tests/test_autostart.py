@@ -156,6 +156,13 @@ def detached(trace: TraceDir) -> int:
                if v.get("kind") == DETACHED["kind"] and v.get("msg") == DETACHED["msg"])
 
 
+def main_ended(trace: TraceDir) -> bool:
+    """MainThread's "ended" in trace_metadata.json: had the program finished?"""
+    (main,) = [t for t in trace.metadata["threads"]  # type: ignore[index]
+               if t["trace"] == "trace.json"]
+    return main["ended"]
+
+
 def status(trace: TraceDir) -> Any:
     record = trace.metadata["process_exit_status"]  # type: ignore[index]
     return record["code"] if record["code"] is not None else record["label"]
@@ -328,6 +335,7 @@ def test_every_ending_leaves_a_finished_balanced_trace(py, tmp_path, case):
     assert status(trace) == exit_status
     assert functions(trace) == ["<toplevel>", "<__main__>", "outer", "inner"]
     assert detached(trace) == closed
+    assert main_ended(trace) is (closed == 0)  # the trace was closed under the program
 
 
 @posix_only

@@ -464,6 +464,7 @@ class CodeTracerWriter:
         self._main_ident = threading.main_thread().ident
         self._exit_status: Union[int, str, None] = None
         self._closed = False
+        self._stopping = False  # see recording_stops()
         self.start_time = _now_iso()
         self.end_time: Optional[str] = None
         self._prepare_dir()
@@ -572,7 +573,10 @@ class CodeTracerWriter:
         return st
 
     def _end_stream(self, st: _Stream) -> None:
-        if st.main:
+        """THREAD_END: the thread ended (its ``<toplevel>`` returns None, ``"ended": true``),
+        unless recording is stopping (:meth:`recording_stops`): then it is still running, and
+        :meth:`close` finishes its stream as such."""
+        if st.main or self._stopping:
             return  # the main stream ends at close(), returning the exit status
         st.ended = True
         st.finish(st.enc.none())
@@ -986,6 +990,15 @@ class CodeTracerWriter:
         """Write every stream's buffered records now (any thread)."""
         for st in list(self._streams.values()) + [self._main]:
             st.flush()
+
+    def recording_stops(self, main_ended: bool = False) -> None:
+        """Recording stops (the session says so before the normaliser's last DETACH and
+        THREAD_END events): a thread whose stream ends from now on was still running, so
+        its ``<toplevel>`` returns ``"<detached>"`` and its metadata says ``"ended": false``.
+        ``main_ended``: the main thread had finished the program (its module frame ended),
+        so MainThread says ``"ended": true``."""
+        self._stopping = True
+        self._main.ended = bool(main_ended)
 
     def set_exit_status(self, status: Union[int, str, None]) -> None:
         """What ``<toplevel>`` returns: the exit code (int), or a label such as
