@@ -24,9 +24,9 @@ mechanism:
   child's own trace, linked to the parent's.
 * **However the process ends** the trace is finished: atexit (normal end, ``sys.exit``, an
   uncaught exception, KeyboardInterrupt), ``os._exit`` and ``os.exec*`` (patched to close
-  the trace first), SIGTERM and SIGHUP (a handler, installed only where the program has
-  none, that closes the trace and then dies by the signal as before). Frames still open are closed
-  with a ``<detached>`` return value. A SIGKILL leaves the streamed prefix, which
+  the trace first), SIGTERM and SIGHUP (a handler standing in for the default action,
+  unseen by the program (recorder/signals.py), that closes the trace and then dies by the
+  signal as before). Frames still open are closed with a ``<detached>`` return value. A SIGKILL leaves the streamed prefix, which
   :func:`recorder.formats.reader.read_trace_dir` reads and ``repair_trace`` can close.
 
 Nothing here may stop the program: every failure is one ``recorder: warning:`` line on
@@ -45,7 +45,7 @@ import time
 from types import FrameType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from recorder import own_threads
+from recorder import own_threads, signals
 from recorder.config import Config
 from recorder.errors import RecorderError, warn
 
@@ -452,15 +452,14 @@ _TERMINATING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGH
 
 
 def _install_sigterm() -> None:
-    """For each of ``_TERMINATING_SIGNALS`` the program has no handler for (the default
-    action: die; an ignored signal, e.g. under ``nohup``, stays ignored), and only from the
-    main thread, where Python allows it."""
+    """:func:`_on_signal` stands in for the default action of ``_TERMINATING_SIGNALS``
+    (where the program has no handler, and whenever it asks for the default again; an
+    ignored signal, e.g. under ``nohup``, stays ignored), unseen by the program
+    (recorder/signals.py). Only from the main thread, where Python allows it."""
     try:
         if threading.current_thread() is not threading.main_thread():
             return
-        for signum in _TERMINATING_SIGNALS:
-            if signal.getsignal(signum) is signal.SIG_DFL:
-                signal.signal(signum, _on_signal)
+        signals.stand_in(_on_signal, _TERMINATING_SIGNALS)
     except (ValueError, OSError, AttributeError):
         pass
 
@@ -555,7 +554,7 @@ def _die(signum: int) -> None:
     except Exception:
         pass
     try:
-        signal.signal(signum, signal.SIG_DFL)
+        signals.real_signal(signum, signals.DEFAULT)
         os.kill(os.getpid(), signum)
     finally:
         _state.real_exit(_SIGNAL_BASE + signum)  # only if the signal is blocked
