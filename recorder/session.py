@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import opcode
 import os
+import signal
 import sys
 import threading
 from types import CodeType, FrameType
@@ -196,7 +197,17 @@ class Session:
     # -- failures ----------------------------------------------------------------------------
 
     def _failed(self, exc: BaseException) -> None:
-        """A rule function, a backend callback or the sink under them raised."""
+        """A rule function, a backend callback or the sink under them raised.
+
+        Python runs a signal handler between any two bytecodes of the main thread, often
+        inside the recorder (a busy program spends much of its time there): what the
+        program's handler raises there (``sys.exit`` on SIGTERM, a timeout on SIGALRM) is
+        the program's, not a failure of ours, and reaches the program as it would
+        unrecorded (recording goes on where the interpreter lets it)."""
+        raised = exc.__cause__ if isinstance(exc, SinkError) else exc
+        if self.active and raised is not None and _raised_by_a_signal_handler(raised):
+            self._main_module.passed_on = raised
+            raise raised
         if isinstance(exc, SinkError) and exc.__cause__ is not None:
             cause = exc.__cause__
             self._disable("the sink raised %s: %s" % (type(cause).__name__, cause))
@@ -218,6 +229,29 @@ class Session:
     def __repr__(self) -> str:
         state = "active" if self.active else "stopped"
         return "<recorder.Session %s backend=%s>" % (state, self.backend_name)
+
+
+def _raised_by_a_signal_handler(exc: BaseException) -> bool:
+    """Did the program's signal handling raise ``exc`` inside the recorder? ``SystemExit``
+    (the recorder never raises it; a handler's ``sys.exit``, also from a handler that is not
+    Python code) or an exception whose traceback runs through an installed handler."""
+    if isinstance(exc, SystemExit):
+        return True
+    handlers = set()
+    try:
+        for signum in signal.valid_signals():
+            handler = signal.getsignal(signum)
+            code = getattr(getattr(handler, "__func__", handler), "__code__", None)
+            if code is not None:
+                handlers.add(code)
+    except Exception:
+        return False
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code in handlers:
+            return True
+        tb = tb.tb_next
+    return False
 
 
 class ModuleEnd:
@@ -246,6 +280,10 @@ class _MainModuleWatch:
         self.code: Optional[CodeType] = None
         self.frame: Optional[FrameType] = None
         self.activation: Optional[list] = None
+        #: the last exception of the program's that the recorder passed on to it (raised by
+        #: a signal handler inside the recorder): on settrace, the interpreter then stops
+        #: tracing the main thread, so the activation never sees it leave the frame
+        self.passed_on: Optional[BaseException] = None
 
     def met(self, code: CodeType, frame: Optional[FrameType]) -> None:
         """A code object met for the first time: the main module's, or one that runs after
@@ -271,10 +309,12 @@ class _MainModuleWatch:
                 return None
         except Exception:
             return None
-        if self.activation is not None:
-            exc = self.activation[PENDING]
-            return ModuleEnd(exc is None, exc)
-        return ModuleEnd(_returned(frame), None)
+        exc = self.activation[PENDING] if self.activation is not None else None
+        if exc is not None:
+            return ModuleEnd(False, exc)
+        if _returned(frame):
+            return ModuleEnd(True, None)
+        return ModuleEnd(False, self.passed_on)  # an exception we did not see left it
 
     def _running(self, frame: FrameType) -> bool:
         """Is ``frame`` still on the main thread's stack?"""
