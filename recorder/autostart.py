@@ -108,6 +108,8 @@ class _State:
         #: the CLI's frame that runs the program (guard_endings): it and the frames below
         #: it are not "inside the recorder" for the SIGTERM handler
         self.host: Optional[FrameType] = None
+        #: the session is the CLI's (guard_endings), not auto-started
+        self.by_cli = False
 
 
 _state = _State()
@@ -169,19 +171,43 @@ def _go(via: str) -> Optional[str]:
     return path
 
 
-def guard_endings(session: Any, trace_dir: str) -> None:
+def guard_endings(session: Any, trace_dir: str, target: Any = None) -> None:
     """Give a session the CLI started the same end-of-process hooks as the auto-start's:
     ``os._exit``, ``os.exec*`` and SIGTERM close its trace first (docs/cli.md). The CLI
-    finishes a normal end itself and calls :func:`release` first. A forked child drops it
-    (the session already stops recording there; the CLI's ``-o`` directory is the parent's).
+    finishes a normal end itself and calls :func:`release` first.
+
+    Its children: with ``RECORDER_TRACE`` set (``session.config.trace_root``), the program's
+    forked children and Python subprocesses are recorded by the auto-start as everywhere
+    else, each into its own ``<trace root>/<program>-<pid>/``, linked to the CLI's trace
+    directory; ``target`` is what the CLI runs (a :class:`recorder.program.Target`), which
+    names a forked child. Otherwise a forked child goes on unrecorded (the session stops
+    recording there; the ``-o`` directory is the parent's).
     """
     _state.session = session
     _state.trace_dir = trace_dir
     _state.pid = os.getpid()
     _state.status = None
     _state.host = sys._getframe(1)
+    _state.by_cli = True
     session.on_fork = _release_in_child
+    config = getattr(session, "config", None)
+    if target is not None and config is not None and config.trace_root is not None:
+        _record_children(session, config, trace_dir, target)
     _install_hooks()
+
+
+def _record_children(session: Any, config: Config, trace_dir: str, target: Any) -> None:
+    """The CLI's process tells its children what an auto-started one would: the recording
+    options it was given (not ``-o``, which is its own) and its trace directory as their
+    parent."""
+    _state.config = config.updated(out_dir=Config.from_env().out_dir)
+    # the CLI's target kinds are ours, but for "path" (a script, a directory, a zip file)
+    _state.program = _Program("script" if target.kind == "path" else target.kind,
+                              target.value)
+    _state.parent = None
+    session.on_fork = _on_fork
+    for name, value in _exports(_state.config, trace_dir).items():
+        os.environ[name] = value
 
 
 def release(session: Any) -> None:
@@ -436,7 +462,7 @@ def _wrap_exec(real: Callable[..., Any]) -> Callable[..., Any]:
         except BaseException:
             # The exec failed and the program goes on: so does an auto-started recording
             # (the CLI's trace stays closed with "<exec>").
-            if recording and _state.config is not None:
+            if recording and _state.config is not None and not _state.by_cli:
                 previous = _state.trace_dir
                 _state.status = None
                 _begin(_state.parent, "exec-failed", previous)
@@ -575,6 +601,7 @@ def _on_fork(parent_session: Any) -> None:
     """``Session.on_fork``: in the child of ``os.fork()`` (the parent's recording is already
     dropped), start the child's own trace, linked to the parent's."""
     parent = (_state.pid, _state.trace_dir or "")
+    _state.by_cli = False  # the child's recording is auto-started, even under the CLI
     _state.terminating = None  # a SIGTERM helper thread does not survive the fork
     _state.terminated = False
     _state.session = None

@@ -259,7 +259,8 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
     restore = capture_output(writer, on_failure=session._failed)
     session.start()
     # os._exit, os.exec* and SIGTERM finish the trace too (the auto-start's hooks)
-    autostart.guard_endings(session, writer.out_dir)
+    # ... and with RECORDER_TRACE set, its children are auto-started, linked to this trace
+    autostart.guard_endings(session, writer.out_dir, target)
     try:
         yield program.run  # Run's caller runs it: no frame of ours in between (docs/cli.md)
     except SystemExit as exc:

@@ -528,6 +528,57 @@ def test_a_cli_recording_is_not_touched_by_its_forked_child(py, tmp_path):
     assert trace.metadata["process_exit_status"]["code"] == 0
 
 
+CLI_CHILDREN = """
+    import os, subprocess, sys
+
+    def work():
+        return os.getpid()
+
+    def main():
+        subprocess.run([sys.executable, "-c",
+                        "import os; print('child sees', os.environ.get('RECORDER_OUT_DIR'))"],
+                       check=True)
+        pid = os.fork()
+        work()
+        if pid:
+            print("forked child", os.waitpid(pid, 0)[1], flush=True)
+        return pid
+
+    main()
+"""
+
+
+@posix_only
+def test_with_recorder_trace_the_clis_children_are_recorded_and_linked(py, tmp_path, backend):
+    """``RECORDER_TRACE=DIR python -m recorder -o OUT app.py``: the program records into OUT;
+    its forked child and its Python subprocess are auto-recorded under DIR, with the CLI's
+    recording options (not its -o), linked to OUT (docs/cli.md, "Child processes")."""
+    (tmp_path / "app.py").write_text(textwrap.dedent(CLI_CHILDREN))
+    plain = subprocess.run([py, "app.py"], cwd=str(tmp_path), capture_output=True, text=True,
+                           timeout=60, env=clean_env())
+    proc = subprocess.run([py, "-m", "recorder", "-o", "out", "--values", "args", "--backend",
+                           backend, "app.py"], cwd=str(tmp_path), capture_output=True,
+                          text=True, timeout=60,
+                          env=clean_env(RECORDER_TRACE=str(tmp_path / "traces")))
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        plain.returncode, plain.stdout, plain.stderr)
+    assert proc.stdout == "child sees None\nforked child 0\n"
+    cli = read_trace_dir(str(tmp_path / "out"))
+    assert_balanced(cli)
+    assert functions(cli).count("work") == 1 and status(cli) == 0
+    found = traces(tmp_path / "traces", count=2)
+    subprocess_trace, forked = only(found, "python-c"), only(found, "app")
+    assert forked.metadata["process"]["started_by"] == "fork"
+    cli_pid = forked.metadata["process"]["ppid"]
+    assert subprocess_trace.metadata["process"]["ppid"] == cli_pid
+    for child in (subprocess_trace, forked):
+        assert_balanced(child)
+        assert child.metadata["parent"] == {"pid": cli_pid, "trace_dir": str(tmp_path / "out")}
+        assert child.metadata["values"]["mode"] == "args"
+        assert child.metadata["backend"] == backend
+    assert functions(forked).count("work") == 1 and status(forked) == 0
+
+
 # -- bad values, other hooks -----------------------------------------------------------------
 
 @pytest.mark.parametrize("env", [
