@@ -441,9 +441,22 @@ BUSY = """
 def start_busy(py: str, tmp_path: Any, warmup: float) -> "subprocess.Popen[bytes]":
     """A program recording as fast as it can, once it has run for ``warmup`` seconds."""
     (tmp_path / "busy.py").write_text(textwrap.dedent(BUSY.format(warmup=warmup)))
-    proc = subprocess.Popen([py, "busy.py"], cwd=str(tmp_path), stdout=subprocess.PIPE,
-                            env=clean_env(RECORDER_TRACE=str(tmp_path / "traces")))
-    assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+    return start_until_ready([py, "busy.py"], tmp_path,
+                             clean_env(RECORDER_TRACE=str(tmp_path / "traces")))
+
+
+def start_until_ready(command: List[str], cwd: Any,
+                      env: Dict[str, str]) -> "subprocess.Popen[bytes]":
+    """Start ``command`` (stdout and stderr piped) and wait for its first line, ``ready``;
+    killed if that line never comes."""
+    proc = subprocess.Popen(command, cwd=str(cwd), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+    except BaseException:
+        proc.kill()
+        proc.wait(30)
+        raise
     return proc
 
 

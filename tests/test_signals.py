@@ -13,7 +13,9 @@ from typing import Any, Dict, List, Optional, Tuple
 import pytest
 
 from recorder.formats.reader import TraceDir, read_trace_dir
-from test_autostart import assert_balanced, clean_env, only, py, status, traces  # noqa: F401
+from test_autostart import (assert_balanced, clean_env, only, py,  # noqa: F401
+                            start_until_ready, status, traces)
+from test_cli_kill import BUSY
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGTERM") or not hasattr(os, "fork"),
                                 reason="POSIX signals")
@@ -21,10 +23,11 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGTERM") or not hasattr(os
 ENTRIES = ["cli", "autostart"]
 
 
-def run(python: str, tmp_path: Any, source: str, entry: Optional[str], backend: str = "auto",
-        timeout: float = 60, **variables: str) -> "subprocess.CompletedProcess[str]":
-    """Run ``source`` as app.py: unrecorded (``entry`` None), through the CLI, or recorded by
-    the auto-start; ``variables`` are added to the environment."""
+def command_for(python: str, tmp_path: Any, source: str, entry: Optional[str],
+                backend: str, **variables: str) -> Tuple[List[str], Dict[str, str]]:
+    """Write ``source`` as app.py; the command and environment that run it unrecorded
+    (``entry`` None), through the CLI, or recorded by the auto-start; ``variables`` are
+    added to the environment."""
     (tmp_path / "app.py").write_text(textwrap.dedent(source))
     env = clean_env(**variables)
     env.pop("RECORDER_BACKEND", None)
@@ -33,8 +36,14 @@ def run(python: str, tmp_path: Any, source: str, entry: Optional[str], backend: 
         command = [python, "-m", "recorder", "--backend", backend, "app.py"]
     elif entry == "autostart":
         env.update(RECORDER_TRACE=str(tmp_path / "traces"), RECORDER_BACKEND=backend)
+    return command, env
+
+
+def run(python: str, tmp_path: Any, source: str, entry: Optional[str],
+        backend: str = "auto", **variables: str) -> "subprocess.CompletedProcess[str]":
+    command, env = command_for(python, tmp_path, source, entry, backend, **variables)
     return subprocess.run(command, cwd=str(tmp_path), capture_output=True, text=True,
-                          env=env, timeout=timeout)
+                          env=env, timeout=60)
 
 
 def the_trace(tmp_path: Any, entry: str) -> TraceDir:
@@ -150,16 +159,6 @@ BACK_TO_THE_DEFAULT = """
 """
 
 
-@pytest.mark.parametrize("entry", ENTRIES)
-def test_a_handler_that_restores_the_default_dies_by_it(py, tmp_path, entry, backend):
-    done = same_as_plain(py, tmp_path, BACK_TO_THE_DEFAULT, entry, backend)
-    assert done.returncode == -signal.SIGTERM
-    assert done.stdout == "cleaning up\nwas True\ndefault True\n"
-    trace = the_trace(tmp_path, entry)
-    assert_balanced(trace)
-    assert status(trace) == 128 + signal.SIGTERM
-
-
 THE_SIGNAL_API = """
     import _signal, os, signal, threading, time
 
@@ -192,17 +191,6 @@ THE_SIGNAL_API = """
 """
 
 
-@pytest.mark.parametrize("entry", ENTRIES)
-def test_the_signal_module_answers_as_unrecorded(py, tmp_path, entry, backend):
-    """``signal`` and ``_signal``, the enums, SIG_IGN, siginterrupt and the errors."""
-    done = same_as_plain(py, tmp_path, THE_SIGNAL_API, entry, backend)
-    assert done.returncode == -signal.SIGHUP
-    assert done.stdout.splitlines()[:2] == ["True <Handlers.SIG_DFL: 0>", "0 int"]
-    trace = the_trace(tmp_path, entry)
-    assert_balanced(trace)
-    assert status(trace) == 128 + signal.SIGHUP
-
-
 ASYNCIO = """
     import asyncio, os, signal, time
 
@@ -223,14 +211,32 @@ ASYNCIO = """
 """
 
 
+#: Programs that handle the signal their own way, then end by its default action:
+#: (source, the signal, what they print first).
+BY_THE_DEFAULT_ACTION = {
+    "back_to_the_default": (BACK_TO_THE_DEFAULT, signal.SIGTERM,
+                            "cleaning up\nwas True\ndefault True\n"),
+    "the_signal_api": (THE_SIGNAL_API, signal.SIGHUP, "True <Handlers.SIG_DFL: 0>\n0 int\n"),
+    "asyncio": (ASYNCIO, signal.SIGTERM,
+                "handled by asyncio True\nstopped by SIGTERM\ndefault True\n"),
+}
+
+
 @pytest.mark.parametrize("entry", ENTRIES)
-def test_asyncio_signal_handlers(py, tmp_path, entry, backend):
-    done = same_as_plain(py, tmp_path, ASYNCIO, entry, backend)
-    assert done.returncode == -signal.SIGTERM
-    assert done.stdout == "handled by asyncio True\nstopped by SIGTERM\ndefault True\n"
+@pytest.mark.parametrize("case", sorted(BY_THE_DEFAULT_ACTION))
+def test_the_default_action_after_the_programs_own_handling(py, tmp_path, entry, backend,
+                                                             case):
+    """A handler that sets SIG_DFL again and re-sends the signal; the ``signal`` and
+    ``_signal`` functions, the enums, SIG_IGN, siginterrupt and the errors; asyncio's
+    add_signal_handler and remove_signal_handler: all as unrecorded, and the default action
+    at the end still finishes the trace."""
+    source, signum, printed = BY_THE_DEFAULT_ACTION[case]
+    done = same_as_plain(py, tmp_path, source, entry, backend)
+    assert done.returncode == -signum
+    assert done.stdout.startswith(printed)
     trace = the_trace(tmp_path, entry)
     assert_balanced(trace)
-    assert status(trace) == 128 + signal.SIGTERM
+    assert status(trace) == 128 + signum
 
 
 FORKED = """
@@ -311,7 +317,7 @@ def test_a_terminated_multiprocessing_worker(py, tmp_path, backend, method):
     assert status(worker[0]) == 128 + signal.SIGTERM
 
 
-BUSY_WITH_A_HANDLER = """
+BUSY_WITH_A_HANDLER = textwrap.dedent("""
     import signal, sys
 
     def mine(signum, frame):
@@ -319,17 +325,7 @@ BUSY_WITH_A_HANDLER = """
 
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, mine)
-
-    def step(i):
-        return i * 2
-
-    i = 0
-    while True:
-        step(i)
-        i += 1
-        if i == 2000:
-            print("ready", flush=True)
-"""
+""") + textwrap.dedent(BUSY)
 
 
 @pytest.mark.parametrize("entry", ENTRIES)
@@ -337,17 +333,9 @@ def test_the_programs_handler_ends_a_busy_program(py, tmp_path, entry, backend):
     """SIGTERM from outside lands, most of the time, while the recorder writes an event:
     what the program's handler raises there (sys.exit) still ends the program, and the
     trace is finished (it was swallowed as a recorder failure, and the program ran on)."""
-    (tmp_path / "app.py").write_text(textwrap.dedent(BUSY_WITH_A_HANDLER))
-    env = clean_env()
-    env.pop("RECORDER_BACKEND", None)
-    command = [py, "-m", "recorder", "--backend", backend, "app.py"]
-    if entry == "autostart":
-        command = [py, "app.py"]
-        env.update(RECORDER_TRACE=str(tmp_path / "traces"), RECORDER_BACKEND=backend)
-    proc = subprocess.Popen(command, cwd=str(tmp_path), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env)
+    command, env = command_for(py, tmp_path, BUSY_WITH_A_HANDLER, entry, backend)
+    proc = start_until_ready(command, tmp_path, env)
     try:
-        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
         proc.terminate()
         _out, err = proc.communicate(timeout=30)
     finally:
