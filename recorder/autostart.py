@@ -109,6 +109,9 @@ class _State:
         #: the CLI's frame that runs the program (guard_endings): it and the frames below
         #: it are not "inside the recorder" for the SIGTERM handler
         self.host: Optional[FrameType] = None
+        #: prints the end-of-run line once the trace is closed (RECORDER_REPORT=1, or the
+        #: CLI's line), else None
+        self.report: Optional[Callable[[], Any]] = None
 
 
 _state = _State()
@@ -170,16 +173,19 @@ def _go(via: str) -> Optional[str]:
     return path
 
 
-def guard_endings(session: Any, trace_dir: str) -> None:
+def guard_endings(session: Any, trace_dir: str,
+                  report: Optional[Callable[[], Any]] = None) -> None:
     """Give a session the CLI started the same end-of-process hooks as the auto-start's:
-    ``os._exit``, ``os.exec*`` and SIGTERM close its trace first (docs/cli.md). The CLI
-    finishes a normal end itself and calls :func:`release` first. A forked child drops it
-    (the session already stops recording there; the CLI's ``-o`` directory is the parent's).
+    ``os._exit``, ``os.exec*`` and SIGTERM close its trace first (docs/cli.md), then call
+    ``report`` (the end-of-run line). The CLI finishes a normal end itself and calls
+    :func:`release` first. A forked child drops it (the session already stops recording
+    there; the CLI's ``-o`` directory is the parent's).
     """
     _state.session = session
     _state.trace_dir = trace_dir
     _state.pid = os.getpid()
     _state.status = None
+    _state.report = report
     _state.host = sys._getframe(1)
     session.on_fork = _release_in_child
     _install_hooks()
@@ -190,10 +196,12 @@ def release(session: Any) -> None:
     if _state.session is session:
         _state.session = None
         _state.host = None
+        _state.report = None
 
 
 def _release_in_child(session: Any) -> None:
     _state.session = None
+    _state.report = None
     _state.terminating = None
     _state.terminated = False
 
@@ -244,6 +252,7 @@ def _begin(parent: Optional[Tuple[int, str]], started_by: str,
            previous: Optional[str] = None) -> Optional[str]:
     """Create this process's trace directory, writer and session, and tell children."""
     from recorder.backends import select
+    from recorder.filters import load_chain
     from recorder.formats.codetracer import CodeTracerWriter
     from recorder.session import Session
 
@@ -270,7 +279,9 @@ def _begin(parent: Optional[Tuple[int, str]], started_by: str,
                                   values=config.values, reprs=config.reprs,
                                   backend=backend.name,
                                   metadata={"process": process, "parent": link})
-        session = Session(writer, config)
+        target = _target_package(program)
+        chain = load_chain(config, target_package=target) if target is not None else None
+        session = Session(writer, config, filters=chain)
         session.on_fork = _on_fork
         session.stop_at_exit = False  # _at_exit stops it, knowing the exit status
         _watch_main_module(session)
@@ -297,9 +308,21 @@ def _begin(parent: Optional[Tuple[int, str]], started_by: str,
     _state.pid = os.getpid()
     _state.parent = parent
     _state.status = None
+    _state.report = None
+    if config.report:  # the auto-start prints only when asked (RECORDER_REPORT=1)
+        from recorder.report import EndOfRun
+        _state.report = EndOfRun(writer, session.filters, config).print
     for name, value in exports.items():
         os.environ[name] = value
     return path
+
+
+def _target_package(program: "_Program") -> Optional[Tuple[str, str]]:
+    """``python -m pkg.mod``: pkg is recorded even when installed (docs/filters.md)."""
+    if program.kind != "module" or not program.value:
+        return None
+    from recorder.filters import target_package
+    return target_package(program.value)
 
 
 def _claim_dir(root: str, name: str) -> str:
@@ -349,6 +372,9 @@ def _finish(status: Any) -> None:
         warn("closing the trace failed: %s: %s" % (type(exc).__name__, exc))
     finally:
         _state.closing = False
+    report, _state.report = _state.report, None
+    if report is not None:
+        report()  # the end-of-run line (recorder/report.py): never raises
     if _state.pending_signal:
         _die(_state.pending_signal)  # a SIGTERM came while closing: now it takes effect
 
@@ -663,8 +689,8 @@ class _Program:
         self.kind = kind
         self.value = value
         self.name = program_name(kind, value)
-        self.display = {"script": value, "module": "-m " + value, "command": "-c",
-                        "stdin": "-"}[kind]
+        self.display = {"script": os.path.abspath(value) if value else value,
+                        "module": "-m " + value, "command": "-c", "stdin": "-"}[kind]
         self.is_recorder_cli = (
             (kind == "module" and value in ("recorder", "recorder.__main__", "recorder.cli"))
             or (kind == "script" and os.path.basename(value) in ("recorder",

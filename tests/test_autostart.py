@@ -222,7 +222,7 @@ def test_every_process_writes_its_own_balanced_trace_linked_to_its_parent(py, tm
     parent = roots[0]
     pid = parent.metadata["process"]["pid"]
     assert os.path.basename(parent.out_dir) == "app-%d" % pid
-    assert parent.metadata["program"] == "app.py"
+    assert parent.metadata["program"] == str(tmp_path / "app.py")  # absolute
     for name, trace in found.items():
         assert_balanced(trace)
         meta = trace.metadata

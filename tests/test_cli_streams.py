@@ -451,7 +451,11 @@ def test_a_terminal_stays_a_terminal(tmp_path):
         shown[recorded] = _run_in_pty(tmp_path, ["app.py"], recorded,
                                       answer=(b"name? ", b"Bob\nnext line\n"))
     assert shown[False][0].startswith(b"[True, True, True] [True, True, True] True True\r\n")
-    assert shown[True] == shown[False]
+    # the same, then the end-of-run line that a terminal gets (docs/cli.md)
+    recorded_output, status = shown[True]
+    before, last = recorded_output[:-2].rsplit(b"\r\n", 1)
+    assert (before + b"\r\n", status) == shown[False]
+    assert last.startswith(b"recorder: trace-out/ \xc2\xb7 "), last
     # input() on a terminal is read by CPython's readline in C: neither the prompt nor the
     # answer passes through sys.stdin/sys.stdout (docs/trace-format.md)
     assert io_events(main_events(tmp_path)) == [
