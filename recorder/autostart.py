@@ -177,8 +177,8 @@ def guard_endings(session: Any, trace_dir: str,
                   report: Optional[Callable[[], Any]] = None) -> None:
     """Give a session the CLI started the same end-of-process hooks as the auto-start's:
     ``os._exit``, ``os.exec*`` and SIGTERM close its trace first (docs/cli.md), then call
-    ``report`` (the end-of-run line). The CLI finishes a normal end itself and calls
-    :func:`release` first. A forked child drops it (the session already stops recording
+    ``report`` (the end-of-run line). The CLI finishes a normal end itself through
+    :func:`close_cli_session`. A forked child drops it (the session already stops recording
     there; the CLI's ``-o`` directory is the parent's).
     """
     _state.session = session
@@ -191,12 +191,26 @@ def guard_endings(session: Any, trace_dir: str,
     _install_hooks()
 
 
-def release(session: Any) -> None:
-    """The CLI is closing ``session`` itself: the hooks leave it alone from now on."""
-    if _state.session is session:
-        _state.session = None
-        _state.host = None
-        _state.report = None
+def close_cli_session(session: Any, exit_status: Any, after: Callable[[], Any]) -> None:
+    """The CLI closes ``session`` itself at the program's end (the hooks leave it alone from
+    now on), then calls ``after`` (restore the streams, print the end-of-run line). As in
+    :func:`_finish`, a SIGTERM arriving meanwhile (the program's own, or the helper thread
+    of :func:`_on_signal` that found the trace taken over) waits until both are done, then
+    ends the process."""
+    _state.closing = True
+    try:
+        if _state.session is session:
+            _state.session = None
+            _state.host = None
+            _state.report = None
+        try:
+            session.stop(exit_status=exit_status)
+        finally:
+            after()
+    finally:
+        _state.closing = False
+    if _state.pending_signal:
+        _die(_state.pending_signal)
 
 
 def _release_in_child(session: Any) -> None:
@@ -556,6 +570,9 @@ def _on_signal(signum: int, frame: Optional[FrameType]) -> None:
     """
     if _state.terminating is not None:
         if _state.terminated:
+            if _state.closing:  # the CLI is closing the trace itself: then it dies
+                _state.pending_signal = signum
+                return
             _die(signum)  # the helper has closed the trace
         return  # the helper is still at work; it sends the signal again when done
     try:

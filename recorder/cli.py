@@ -317,11 +317,12 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
     finally:
         report.program_ended()
         program.ended(by_system_exit=isinstance(status, SystemExit))
-        autostart.release(session)
-        session.stop(exit_status=_status_code(status))
-        restore()
-        if printing:
-            report.print()  # after the trace is closed; never raises
+
+        def after() -> None:
+            restore()
+            if printing:
+                report.print()  # after the trace is closed; never raises
+        autostart.close_cli_session(session, _status_code(status), after)
     if isinstance(status, SystemExit):
         raise status  # Python prints a non-int code and exits exactly as unrecorded
     if status == 130:

@@ -220,25 +220,20 @@ def _parse_choice(allowed: Tuple[str, ...]) -> Any:
     return parse
 
 
-def _parse_bool(name: str, raw: str) -> bool:
+def _parse_bool(name: str, raw: str, hint: str = "use 1 or 0") -> bool:
     value = raw.strip().lower()
     if value in _TRUE:
         return True
     if value in _FALSE:
         return False
-    raise ConfigError("%s=%r is not a yes/no value (use 1 or 0)" % (name, raw))
+    raise ConfigError("%s=%r is not a yes/no value (%s)" % (name, raw, hint))
 
 
 def _parse_optional_bool(name: str, raw: str) -> Optional[bool]:
     """``auto`` (or empty): None, the entry point decides; else a yes/no value."""
     if raw.strip().lower() in ("", "auto"):
         return None
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ConfigError("%s=%r is not a yes/no value (use 1, 0 or auto)" % (name, raw))
+    return _parse_bool(name, raw, "use 1, 0 or auto")
 
 
 def _parse_scope_list(name: str, raw: str) -> List[str]:

@@ -770,6 +770,11 @@ def target_package(module: str) -> Optional[Tuple[str, str]]:
             importlib.util.find_spec(top)
     except Exception:
         return None
+    return package_location(top, spec)
+
+
+def package_location(top: str, spec: Any) -> Optional[Tuple[str, str]]:
+    """(``top``, the real path of its package directory or module file) from its spec."""
     if spec is None:
         return None
     locations = list(spec.submodule_search_locations or [])

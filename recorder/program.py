@@ -43,6 +43,7 @@ from typing import Any, Callable, List, NamedTuple, Optional, Tuple
 
 from recorder import env
 from recorder.errors import UsageError
+from recorder.filters import package_location
 
 #: ``Py_file_input``: the start symbol of a module (Include/compile.h; the same in 3.8-3.13).
 _PY_FILE_INPUT = 257
@@ -153,7 +154,7 @@ def _prepare_module(name: str, args: List[str]) -> Program:
     return Program(functools.partial(runpy._run_module_as_main, name, True),  # type: ignore
                    _new_main(), ["-m"] + args, cwd, "-m " + name, cwd,
                    toplevel_path=main_file or "<toplevel>",
-                   target_package=_package_location(name, spec))
+                   target_package=package_location(name.partition(".")[0], spec))
 
 
 def _check_top_level_package(name: str, path: List[str]) -> Any:
@@ -177,17 +178,6 @@ def _check_top_level_package(name: str, path: List[str]) -> Any:
         raise UsageError("no module named %r" % top if top == name else
                          "no module named %r (the top-level package of %r)" % (top, name))
     return spec
-
-
-def _package_location(name: str, spec: Any) -> Optional[Tuple[str, str]]:
-    """(top-level name, its directory or file) for the scope's target rule."""
-    if spec is None:
-        return None
-    locations = list(spec.submodule_search_locations or [])
-    location = locations[0] if locations else spec.origin
-    if not isinstance(location, str) or not os.path.exists(location):
-        return None
-    return name.partition(".")[0], os.path.realpath(location)
 
 
 def _module_file(name: str, top_spec: Any) -> Optional[str]:

@@ -70,6 +70,14 @@ def make_venv(root: str, hook: bool = True) -> str:
 DEPENDENCIES = ("tomli",)
 
 
+def purelib(python: str) -> str:
+    """The site-packages directory of ``python`` (a venv's): where pip installs packages."""
+    found = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()"
+                                          "['purelib'])"],
+                           capture_output=True, text=True, env=clean_env(), check=True)
+    return found.stdout.strip()
+
+
 def copy_module(name: str, site: str) -> None:
     """Copy an installed module or package (if this interpreter has it) into ``site``."""
     import importlib.util

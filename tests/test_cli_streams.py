@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import pytest
 
-from conftest import RECORDER_DIR
+from conftest import RECORDER_DIR, read_terminal
 from recorder import env
 from recorder.formats.reader import check_balance, read_trace_dir
 
@@ -406,29 +406,7 @@ def _run_in_pty(tmp_path: Any, args: Sequence[str], recorded: bool,
     proc = subprocess.Popen(_command(args, recorded), cwd=str(tmp_path), env=_env(),
                             stdin=slave, stdout=slave, stderr=slave, close_fds=True)
     os.close(slave)
-    shown = b""
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.5)
-            if ready:
-                try:
-                    chunk = os.read(master, 4096)
-                except OSError as exc:  # Linux: EIO once the last writer has gone
-                    if exc.errno != errno.EIO:
-                        raise
-                    break
-                if not chunk:
-                    break
-                shown += chunk
-                if answer is not None and answer[0] in shown:
-                    os.write(master, answer[1])
-                    answer = None
-            elif proc.poll() is not None:
-                break
-    finally:
-        os.close(master)
-    return shown, proc.wait(timeout=60)
+    return read_terminal(master, proc, answer), proc.wait(timeout=60)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")

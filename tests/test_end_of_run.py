@@ -3,19 +3,17 @@ a pipe, forced by --report/--quiet, and from the auto-start only with RECORDER_R
 never part of the trace, never changing how the program ends."""
 from __future__ import annotations
 
-import errno
 import os
 import re
-import select
 import subprocess
-import time
 from typing import Any, List, Sequence, Tuple
 
 import pytest
 
+from conftest import read_terminal
 from recorder.formats.reader import read_trace_dir
 from recorder.report import _size, end_of_run_line, skipped_phrase, trace_size
-from test_autostart import clean_env, make_venv
+from test_autostart import clean_env, make_venv, purelib
 
 pty = pytest.importorskip("pty")
 
@@ -57,10 +55,7 @@ LINE = re.compile(r"recorder: (?P<dir>\S+) \u00b7 (?P<records>[\d,]+) records \u
 def python(tmp_path_factory: Any) -> str:
     """A venv with the auto-start hook and one installed module, ``thirdparty_mod``."""
     python = make_venv(str(tmp_path_factory.mktemp("venv") / "v"))
-    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()"
-                                         "['purelib'])"],
-                          capture_output=True, text=True, env=clean_env(), check=True)
-    with open(os.path.join(site.stdout.strip(), "thirdparty_mod.py"), "w") as fh:
+    with open(os.path.join(purelib(python), "thirdparty_mod.py"), "w") as fh:
         fh.write("def twice(n):\n    return n * 2\n")
     return python
 
@@ -72,25 +67,7 @@ def run_with_stderr_on_a_terminal(argv: Sequence[str], cwd: Any, **env: str
     proc = subprocess.Popen(list(argv), cwd=str(cwd), stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=slave, env=clean_env(**env))
     os.close(slave)
-    shown = b""
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.5)
-            if ready:
-                try:
-                    chunk = os.read(master, 4096)
-                except OSError as exc:  # EIO: every slave end is closed
-                    if exc.errno != errno.EIO:
-                        raise
-                    break
-                if not chunk:
-                    break
-                shown += chunk
-            elif proc.poll() is not None:
-                break
-    finally:
-        os.close(master)
+    shown = read_terminal(master, proc)
     out = proc.stdout.read().decode() if proc.stdout else ""
     if proc.stdout:
         proc.stdout.close()

@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Sequence, Set
 import pytest
 
 from recorder.formats.reader import check_balance, read_trace_dir
-from test_autostart import clean_env, make_venv, traces
+from test_autostart import clean_env, make_venv, purelib, traces
 
 APP = """\
 import json, sys
@@ -50,11 +50,8 @@ THIRDPKG = {
 def venv(tmp_path_factory: Any) -> str:
     """A venv with the auto-start hook and ``thirdpkg`` installed in its site-packages."""
     python = make_venv(str(tmp_path_factory.mktemp("venv") / "v"))
-    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()"
-                                         "['purelib'])"],
-                          capture_output=True, text=True, env=clean_env(), check=True)
     for rel, text in THIRDPKG.items():
-        path = os.path.join(site.stdout.strip(), rel)
+        path = os.path.join(purelib(python), rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w") as fh:
             fh.write(text)
@@ -216,10 +213,7 @@ def test_a_project_installed_with_pip_install_e_is_the_program(venv: str,
     (project / "src" / "pth_proj" / "__init__.py").write_text("def from_pth():\n    return 1\n")
     (project / "finder_proj").mkdir()
     (project / "finder_proj" / "__init__.py").write_text("def from_finder():\n    return 2\n")
-    site = subprocess.run([venv, "-c", "import sysconfig; print(sysconfig.get_paths()"
-                                       "['purelib'])"],
-                          capture_output=True, text=True, env=clean_env(), check=True)
-    site_dir = site.stdout.strip()
+    site_dir = purelib(venv)
     names = ("__editable__.pth_proj.pth", "__editable___finder_proj_finder.py",
              "__editable__.finder_proj.pth")
     try:
