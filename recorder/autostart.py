@@ -110,6 +110,9 @@ class _State:
         self.host: Optional[FrameType] = None
         #: the session is the CLI's (guard_endings), not auto-started
         self.by_cli = False
+        #: prints the end-of-run line once the trace is closed (RECORDER_REPORT=1, or the
+        #: CLI's line), else None
+        self.report: Optional[Callable[[], Any]] = None
 
 
 _state = _State()
@@ -171,10 +174,12 @@ def _go(via: str) -> Optional[str]:
     return path
 
 
-def guard_endings(session: Any, trace_dir: str, target: Any = None) -> None:
+def guard_endings(session: Any, trace_dir: str, target: Any = None,
+                  report: Optional[Callable[[], Any]] = None) -> None:
     """Give a session the CLI started the same end-of-process hooks as the auto-start's:
-    ``os._exit``, ``os.exec*`` and SIGTERM close its trace first (docs/cli.md). The CLI
-    finishes a normal end itself and calls :func:`release` first.
+    ``os._exit``, ``os.exec*`` and SIGTERM close its trace first (docs/cli.md), then call
+    ``report`` (the end-of-run line). The CLI finishes a normal end itself through
+    :func:`close_cli_session`.
 
     Its children: with ``RECORDER_TRACE`` set (``session.config.trace_root``), the program's
     forked children and Python subprocesses are recorded by the auto-start as everywhere
@@ -187,6 +192,7 @@ def guard_endings(session: Any, trace_dir: str, target: Any = None) -> None:
     _state.trace_dir = trace_dir
     _state.pid = os.getpid()
     _state.status = None
+    _state.report = report
     _state.host = sys._getframe(1)
     _state.by_cli = True
     session.on_fork = _release_in_child
@@ -210,15 +216,31 @@ def _record_children(session: Any, config: Config, trace_dir: str, target: Any) 
         os.environ[name] = value
 
 
-def release(session: Any) -> None:
-    """The CLI is closing ``session`` itself: the hooks leave it alone from now on."""
-    if _state.session is session:
-        _state.session = None
-        _state.host = None
+def close_cli_session(session: Any, exit_status: Any, after: Callable[[], Any]) -> None:
+    """The CLI closes ``session`` itself at the program's end (the hooks leave it alone from
+    now on), then calls ``after`` (restore the streams, print the end-of-run line). As in
+    :func:`_finish`, a SIGTERM arriving meanwhile (the program's own, or the helper thread
+    of :func:`_on_signal` that found the trace taken over) waits until both are done, then
+    ends the process."""
+    _state.closing = True
+    try:
+        if _state.session is session:
+            _state.session = None
+            _state.host = None
+            _state.report = None
+        try:
+            session.stop(exit_status=exit_status)
+        finally:
+            after()
+    finally:
+        _state.closing = False
+    if _state.pending_signal:
+        _die(_state.pending_signal)
 
 
 def _release_in_child(session: Any) -> None:
     _state.session = None
+    _state.report = None
     _state.terminating = None
     _state.terminated = False
 
@@ -269,6 +291,7 @@ def _begin(parent: Optional[Tuple[int, str]], started_by: str,
            previous: Optional[str] = None) -> Optional[str]:
     """Create this process's trace directory, writer and session, and tell children."""
     from recorder.backends import select
+    from recorder.filters import load_chain
     from recorder.formats.codetracer import CodeTracerWriter
     from recorder.session import Session
 
@@ -295,7 +318,9 @@ def _begin(parent: Optional[Tuple[int, str]], started_by: str,
                                   values=config.values, reprs=config.reprs,
                                   backend=backend.name,
                                   metadata={"process": process, "parent": link})
-        session = Session(writer, config, selection=backend)
+        target = _target_package(program)
+        chain = load_chain(config, target_package=target) if target is not None else None
+        session = Session(writer, config, filters=chain, selection=backend)
         session.on_fork = _on_fork
         session.stop_at_exit = False  # _at_exit stops it, knowing the exit status
         if started_by in ("pth", "sitecustomize"):
@@ -321,9 +346,21 @@ def _begin(parent: Optional[Tuple[int, str]], started_by: str,
     _state.pid = os.getpid()
     _state.parent = parent
     _state.status = None
+    _state.report = None
+    if config.report:  # the auto-start prints only when asked (RECORDER_REPORT=1)
+        from recorder.report import EndOfRun
+        _state.report = EndOfRun(writer, session.filters, config).print
     for name, value in exports.items():
         os.environ[name] = value
     return path
+
+
+def _target_package(program: "_Program") -> Optional[Tuple[str, str]]:
+    """``python -m pkg.mod``: pkg is recorded even when installed (docs/filters.md)."""
+    if program.kind != "module" or not program.value:
+        return None
+    from recorder.filters import target_package
+    return target_package(program.value)
 
 
 def _claim_dir(root: str, name: str) -> str:
@@ -373,6 +410,9 @@ def _finish(status: Any) -> None:
         warn("closing the trace failed: %s: %s" % (type(exc).__name__, exc))
     finally:
         _state.closing = False
+    report, _state.report = _state.report, None
+    if report is not None:
+        report()  # the end-of-run line (recorder/report.py): never raises
     if _state.pending_signal:
         _die(_state.pending_signal)  # a SIGTERM came while closing: now it takes effect
 
@@ -502,6 +542,9 @@ def _on_signal(signum: int, frame: Optional[FrameType]) -> None:
     """
     if _state.terminating is not None:
         if _state.terminated:
+            if _state.closing:  # the CLI is closing the trace itself: then it dies
+                _state.pending_signal = signum
+                return
             _die(signum)  # the helper has closed the trace
         return  # the helper is still at work; it sends the signal again when done
     try:
@@ -636,8 +679,8 @@ class _Program:
         self.kind = kind
         self.value = value
         self.name = program_name(kind, value)
-        self.display = {"script": value, "module": "-m " + value, "command": "-c",
-                        "stdin": "-"}[kind]
+        self.display = {"script": os.path.abspath(value) if value else value,
+                        "module": "-m " + value, "command": "-c", "stdin": "-"}[kind]
         self.is_recorder_cli = (
             (kind == "module" and value in ("recorder", "recorder.__main__", "recorder.cli"))
             or (kind == "script" and os.path.basename(value) in ("recorder",

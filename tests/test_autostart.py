@@ -70,6 +70,14 @@ def make_venv(root: str, hook: bool = True) -> str:
 DEPENDENCIES = ("tomli",)
 
 
+def purelib(python: str) -> str:
+    """The site-packages directory of ``python`` (a venv's): where pip installs packages."""
+    found = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()"
+                                          "['purelib'])"],
+                           capture_output=True, text=True, env=clean_env(), check=True)
+    return found.stdout.strip()
+
+
 def copy_module(name: str, site: str) -> None:
     """Copy an installed module or package (if this interpreter has it) into ``site``."""
     import importlib.util
@@ -229,7 +237,7 @@ def test_every_process_writes_its_own_balanced_trace_linked_to_its_parent(py, tm
     parent = roots[0]
     pid = parent.metadata["process"]["pid"]
     assert os.path.basename(parent.out_dir) == "app-%d" % pid
-    assert parent.metadata["program"] == "app.py"
+    assert parent.metadata["program"] == str(tmp_path / "app.py")  # absolute
     for name, trace in found.items():
         assert_balanced(trace)
         meta = trace.metadata

@@ -227,6 +227,8 @@ class _Stream:
         self.tick = 1  # the first call or return checks the clock
         self.depth = 0
         self.calls = 0
+        #: records written to the file (counted per write, not per record)
+        self.records = 0
         self.last_exc: Any = None
         self.last_exc_text = ""
         self.fh = open(trace_path, "wb")
@@ -331,6 +333,7 @@ class _Stream:
         if n > 0:
             data = ",\n".join(buf[:n])
             del buf[:n]  # records appended meanwhile stay (index n onwards)
+            self.records += n
             if self.written:
                 data = ",\n" + data
             elif self.started:  # a flush with nothing to write has written "[" alone
@@ -460,6 +463,7 @@ class CodeTracerWriter:
         self._streams: Dict[int, _Stream] = {}
         self._by_ident: Dict[Optional[int], _Stream] = {}  # live streams by thread ident
         self._ended_threads: List[Dict[str, Any]] = []
+        self._ended_records = 0  # records written by the streams of ended threads
         self._ended_serials: set = set()
         self._main_ident = threading.main_thread().ident
         self._exit_status: Union[int, str, None] = None
@@ -583,6 +587,7 @@ class CodeTracerWriter:
         self._count_hidden(st)
         info = st.describe()
         with self._lock:
+            self._ended_records += st.records
             self._streams.pop(st.serial, None)  # type: ignore[arg-type]
             if self._by_ident.get(st.ident) is st:
                 del self._by_ident[st.ident]
@@ -1009,6 +1014,14 @@ class CodeTracerWriter:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def records_written(self) -> int:
+        """Records written to the event files so far, all threads (the end-of-run line)."""
+        with self._lock:
+            live = [st for st in self._streams.values() if not st.main]
+            total = self._ended_records
+        return total + sum(st.records for st in live) + self._main.records
+
     def close(self, exit_status: Union[int, str, None] = None) -> None:
         """Finish every stream (Returns for what is still open, marked ``<detached>``; the
         main ``<toplevel>`` returns the exit status), then write ``trace_paths.json`` and the
@@ -1065,7 +1078,8 @@ class CodeTracerWriter:
         o = self.value_options
         return {"mode": self.values, "reprs": self.reprs or "builtin",
                 "max_depth": o.max_depth, "max_items": o.max_items,
-                "max_string": o.max_string, "max_repr": o.max_repr, "max_nodes": o.max_nodes}
+                "max_string": o.max_string, "max_repr": o.max_repr, "max_nodes": o.max_nodes,
+                "max_types": o.max_types}
 
     def _recorder_version(self) -> str:
         mod = sys.modules.get("recorder")
@@ -1103,6 +1117,7 @@ class CodeTracerWriter:
                         "count": self._imports.count},
         }
         if self.filters is not None:
+            data["scope"] = self.filters.scope_metadata()
             data["trace_filter"] = self.filters.metadata()
         for key, val in self.extra_metadata.items():
             data.setdefault(key, val)
