@@ -19,7 +19,7 @@ import sys
 import types
 from typing import Any, List, NoReturn, Optional, Sequence, Tuple
 
-from recorder import env
+from recorder import env, recursion
 from recorder.config import Config
 from recorder.errors import RecorderError
 
@@ -215,6 +215,21 @@ def _strip_own_frames(tb: Optional[types.TracebackType]) -> Optional[types.Trace
     return tb
 
 
+def _drop_unstarted_frame(tb: Optional[types.TracebackType]) -> Optional[types.TracebackType]:
+    """A RecursionError under settrace: CPython adds to the traceback the frame whose trace
+    call had no room, which the program never entered (docs/backends.md)."""
+    if tb is None:
+        return None
+    if tb.tb_next is None:
+        return None if recursion.never_started(tb) else tb
+    last = tb
+    while last.tb_next is not None and last.tb_next.tb_next is not None:
+        last = last.tb_next
+    if last.tb_next is not None and recursion.never_started(last.tb_next):
+        last.tb_next = None
+    return tb
+
+
 def _exit_status(exc: SystemExit) -> int:
     code = exc.code
     if code is None:
@@ -285,6 +300,8 @@ def _main(argv: List[str]) -> int:
     from recorder import autostart
 
     status: Any = 0
+    # the frames between here and the program's own, hidden while recording (recursion.py)
+    session.entry_frames = recursion.entry_cost()
     restore = capture_output(writer)
     session.start()
     # os._exit, os.exec* and SIGTERM finish the trace too (the auto-start's hooks)
@@ -297,7 +314,7 @@ def _main(argv: List[str]) -> int:
         _print_exception(exc)
         status = 130
     except BaseException as exc:
-        _print_exception(exc)
+        _print_exception(exc, session.backend_name)
         status = 1
     finally:
         autostart.release(session)
@@ -337,8 +354,10 @@ def _status_code(status: Any) -> Any:
     return status
 
 
-def _print_exception(exc: BaseException) -> None:
+def _print_exception(exc: BaseException, backend: str = "") -> None:
     tb = _strip_own_frames(exc.__traceback__)
+    if backend == "settrace" and isinstance(exc, RecursionError):
+        tb = _drop_unstarted_frame(tb)
     exc.__traceback__ = tb
     try:
         sys.excepthook(type(exc), exc, tb)
