@@ -67,6 +67,9 @@ if mode == "floor":
         sys.settrace(None)
 elif mode != "bare":
     recorder.uninstall()
+if mode in ("trace", "trace-none"):
+    import shutil
+    shutil.rmtree(out, ignore_errors=True)  # a full trace of the workloads is 100-200 MB
 print(t1 - t0)
 """
 
