@@ -87,8 +87,9 @@ class Rules:
       ``raise_(code, offset, exc, frame=None)``
     * ``drain()``: run the thread's backlog (a backend that queued a raw event there)
 
-    A rule that raises ``RecursionError`` has changed nothing: its caller queues the call in
-    the thread's backlog (``ts.backlog``) and it runs later, in order.
+    A rule never raises ``RecursionError``: with no room (the program's recursion limit) it
+    queues its own call in the thread's backlog (``ts.backlog``), which runs later, in order.
+    A caller that cannot even call a rule queues the call itself.
     """
 
     __slots__ = ("call", "resume", "attach", "line", "return_", "yield_", "unwind", "raise_",
@@ -131,7 +132,8 @@ class Normaliser:
         self._serials = itertools.count(1)
         self._local = threading.local()
         self._lock = threading.Lock()
-        #: RecursionErrors met in the rules or the sink (the events were delayed, not lost).
+        #: Pieces of work (rule calls, events) that waited for room at the program's recursion
+        #: limit: delayed, not lost.
         self.recursion_errors = 0
         self.closed = False
 
@@ -285,8 +287,8 @@ class Normaliser:
         # sys.monitoring callback itself (no wrapper), so its caller is the line's frame
         fetch = bool(getattr(self._sink, "wants_frames", False))
         getframe = sys._getframe
-        sticky = env.RECURSION_OVERFLOW_STICKY
-        recover = recursion.recover
+        # 3.8 only: what clears the thread's overflow state after a RecursionError
+        recover = recursion.recover if env.RECURSION_OVERFLOW_STICKY else None
 
         def drain() -> None:
             """Run the waiting work, oldest first, until a piece still has no room (it stays
@@ -306,16 +308,29 @@ class Normaliser:
                             break
                 except RecursionError:
                     backlog[:0] = work[done:]
-                    norm.recursion_errors += 1
-                    if sticky:
+                    norm.recursion_errors += done
+                    if recover is not None:
                         recover()
                     return
                 except BaseException:
                     backlog[:0] = work[done + 1:]
                     raise
+                norm.recursion_errors += done
                 if backlog:
                     backlog += work[done:]
                     return
+
+        def wait(rule: Callable[..., None], args: tuple) -> None:
+            """The backlog is not empty: ``rule(*args)`` goes behind it, then the backlog runs
+            as far as there is room. If this cannot even start, the rule's own handler
+            queues the call instead."""
+            nonlocal backlog
+            backlog += ((rule, args),)
+            try:
+                drain()
+            except RecursionError:
+                if recover is not None:
+                    recover()
 
         def attach(code: CodeType, info: CodeInfo, line: Optional[int],
                    frame: Optional[FrameType] = None) -> None:
@@ -324,8 +339,7 @@ class Normaliser:
                 return
             try:
                 stack.append([code, info, None, None, line])
-                backlog.append((emit, (ATTACH, ts, info, line, None, len(stack), frame)))
-                drain()
+                emit(ATTACH, ts, info, line, None, len(stack), frame)
             except BaseException as exc:
                 failed(exc)
 
@@ -333,12 +347,7 @@ class Normaliser:
             nonlocal backlog
             try:
                 if backlog:
-                    backlog += ((call, (code, info, frame)),)
-                    try:
-                        drain()
-                    except RecursionError:
-                        if sticky:
-                            recover()
+                    wait(call, (code, info, frame))
                     return
                 if ts.ended:
                     return  # the thread's stream is closed (see end_thread)
@@ -353,7 +362,7 @@ class Normaliser:
                     try:
                         drain()
                     except RecursionError:
-                        if sticky:
+                        if recover is not None:
                             recover()
                     return
                 try:
@@ -361,13 +370,11 @@ class Normaliser:
                 except RecursionError:
                     backlog += ((emit, (CALL, ts, info, info.firstlineno, None, depth,
                                         frame)),)
-                    norm.recursion_errors += 1
-                    if sticky:
+                    if recover is not None:
                         recover()
             except RecursionError:  # before the change: the whole call waits
                 backlog += ((call, (code, info, frame)),)
-                norm.recursion_errors += 1
-                if sticky:
+                if recover is not None:
                     recover()
             except BaseException as exc:
                 try:
@@ -381,12 +388,7 @@ class Normaliser:
             nonlocal backlog
             try:
                 if backlog:
-                    backlog += ((resume, (code, info, line, frame)),)
-                    try:
-                        drain()
-                    except RecursionError:
-                        if sticky:
-                            recover()
+                    wait(resume, (code, info, line, frame))
                     return
                 if ts.ended:
                     return
@@ -401,20 +403,18 @@ class Normaliser:
                     try:
                         drain()
                     except RecursionError:
-                        if sticky:
+                        if recover is not None:
                             recover()
                     return
                 try:
                     emit(RESUME, ts, info, line, None, depth, frame)
                 except RecursionError:
                     backlog += ((emit, (RESUME, ts, info, line, None, depth, frame)),)
-                    norm.recursion_errors += 1
-                    if sticky:
+                    if recover is not None:
                         recover()
             except RecursionError:
                 backlog += ((resume, (code, info, line, frame)),)
-                norm.recursion_errors += 1
-                if sticky:
+                if recover is not None:
                     recover()
             except BaseException as exc:
                 try:
@@ -425,19 +425,16 @@ class Normaliser:
         def line_rule(code: CodeType, line: int, frame: Optional[FrameType] = None) -> None:
             nonlocal backlog
             try:
-                if frame is None and fetch:
-                    frame = getframe(1)
                 if backlog:
-                    backlog += ((line_rule, (code, line, frame)),)
-                    try:
-                        drain()
-                    except RecursionError:
-                        if sticky:
-                            recover()
+                    if frame is None and fetch:
+                        frame = getframe(1)
+                    wait(line_rule, (code, line, frame))
                     return
                 if stack:
                     act = stack[-1]
                     if act[0] is code and act[4] != line:
+                        if frame is None and fetch:
+                            frame = getframe(1)
                         depth = len(stack)
                         pending = act[2]
                         act[4] = line
@@ -449,20 +446,18 @@ class Normaliser:
                             try:
                                 drain()
                             except RecursionError:
-                                if sticky:
+                                if recover is not None:
                                     recover()
                             return
                         try:
                             emit(LINE, ts, act[1], line, None, depth, frame)
                         except RecursionError:
                             backlog += ((emit, (LINE, ts, act[1], line, None, depth, frame)),)
-                            norm.recursion_errors += 1
-                            if sticky:
+                            if recover is not None:
                                 recover()
             except RecursionError:
                 backlog += ((line_rule, (code, line, frame)),)
-                norm.recursion_errors += 1
-                if sticky:
+                if recover is not None:
                     recover()
             except BaseException as exc:
                 try:
@@ -475,12 +470,7 @@ class Normaliser:
             nonlocal backlog
             try:
                 if backlog:
-                    backlog += ((return_, (code, offset, value, frame)),)
-                    try:
-                        drain()
-                    except RecursionError:
-                        if sticky:
-                            recover()
+                    wait(return_, (code, offset, value, frame))
                     return
                 if stack and stack[-1][0] is code:
                     act = stack[-1]
@@ -493,7 +483,7 @@ class Normaliser:
                         try:
                             drain()
                         except RecursionError:
-                            if sticky:
+                            if recover is not None:
                                 recover()
                         return
                     try:
@@ -501,13 +491,11 @@ class Normaliser:
                     except RecursionError:
                         backlog += ((emit, (RETURN, ts, act[1], act[4], value, depth,
                                             frame)),)
-                        norm.recursion_errors += 1
-                        if sticky:
+                        if recover is not None:
                             recover()
             except RecursionError:
                 backlog += ((return_, (code, offset, value, frame)),)
-                norm.recursion_errors += 1
-                if sticky:
+                if recover is not None:
                     recover()
             except BaseException as exc:
                 try:
@@ -520,12 +508,7 @@ class Normaliser:
             nonlocal backlog
             try:
                 if backlog:
-                    backlog += ((yield_, (code, offset, value, frame)),)
-                    try:
-                        drain()
-                    except RecursionError:
-                        if sticky:
-                            recover()
+                    wait(yield_, (code, offset, value, frame))
                     return
                 if stack and stack[-1][0] is code:
                     act = stack[-1]
@@ -540,20 +523,18 @@ class Normaliser:
                         try:
                             drain()
                         except RecursionError:
-                            if sticky:
+                            if recover is not None:
                                 recover()
                         return
                     try:
                         emit(YIELD, ts, info, act[4], value, depth, frame)
                     except RecursionError:
                         backlog += ((emit, (YIELD, ts, info, act[4], value, depth, frame)),)
-                        norm.recursion_errors += 1
-                        if sticky:
+                        if recover is not None:
                             recover()
             except RecursionError:
                 backlog += ((yield_, (code, offset, value, frame)),)
-                norm.recursion_errors += 1
-                if sticky:
+                if recover is not None:
                     recover()
             except BaseException as exc:
                 try:
@@ -569,12 +550,7 @@ class Normaliser:
             nonlocal backlog
             try:
                 if backlog:
-                    backlog += ((unwind, (code, offset, exc, frame)),)
-                    try:
-                        drain()
-                    except RecursionError:
-                        if sticky:
-                            recover()
+                    wait(unwind, (code, offset, exc, frame))
                     return
                 if stack and stack[-1][0] is code:
                     act = stack[-1]
@@ -585,13 +561,11 @@ class Normaliser:
                         emit(UNWIND, ts, act[1], act[4], error, depth, frame)
                     except RecursionError:
                         backlog += ((emit, (UNWIND, ts, act[1], act[4], error, depth, frame)),)
-                        norm.recursion_errors += 1
-                        if sticky:
+                        if recover is not None:
                             recover()
             except RecursionError:
                 backlog += ((unwind, (code, offset, exc, frame)),)
-                norm.recursion_errors += 1
-                if sticky:
+                if recover is not None:
                     recover()
             except BaseException as err:
                 try:
@@ -605,12 +579,7 @@ class Normaliser:
             nonlocal backlog
             try:
                 if backlog:
-                    backlog += ((raise_, (code, offset, exc, frame)),)
-                    try:
-                        drain()
-                    except RecursionError:
-                        if sticky:
-                            recover()
+                    wait(raise_, (code, offset, exc, frame))
                     return
                 if stack and stack[-1][0] is code:
                     act = stack[-1]
@@ -622,13 +591,11 @@ class Normaliser:
                         emit(RAISE, ts, info, line, exc, depth, frame)
                     except RecursionError:
                         backlog += ((emit, (RAISE, ts, info, line, exc, depth, frame)),)
-                        norm.recursion_errors += 1
-                        if sticky:
+                        if recover is not None:
                             recover()
             except RecursionError:
                 backlog += ((raise_, (code, offset, exc, frame)),)
-                norm.recursion_errors += 1
-                if sticky:
+                if recover is not None:
                     recover()
             except BaseException as err:
                 try:
