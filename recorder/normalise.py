@@ -356,12 +356,12 @@ class Normaliser:
                 stack.append([code, info, None, None, None])
                 if parent is not None and parent[2] is not None:  # R4
                     backlog += ((emit, (HANDLED, ts, parent[1], parent[4], parent[2],
-                                        depth - 1, None)),
-                                (emit, (CALL, ts, info, info.firstlineno, None, depth, frame)))
+                                        depth - 1, None)),)
                     parent[2] = None
                     try:
-                        drain()
-                    except RecursionError:
+                        wait(emit, (CALL, ts, info, info.firstlineno, None, depth, frame))
+                    except RecursionError:  # too deep even for that: it waits
+                        backlog += ((emit, (CALL, ts, info, info.firstlineno, None, depth, frame)),)
                         if recover is not None:
                             recover()
                     return
@@ -397,12 +397,12 @@ class Normaliser:
                 stack.append([code, info, None, None, line])
                 if parent is not None and parent[2] is not None:  # R4
                     backlog += ((emit, (HANDLED, ts, parent[1], parent[4], parent[2],
-                                        depth - 1, None)),
-                                (emit, (RESUME, ts, info, line, None, depth, frame)))
+                                        depth - 1, None)),)
                     parent[2] = None
                     try:
-                        drain()
-                    except RecursionError:
+                        wait(emit, (RESUME, ts, info, line, None, depth, frame))
+                    except RecursionError:  # too deep even for that: it waits
+                        backlog += ((emit, (RESUME, ts, info, line, None, depth, frame)),)
                         if recover is not None:
                             recover()
                     return
@@ -441,11 +441,11 @@ class Normaliser:
                         if pending is not None:  # R4
                             act[2] = None
                             backlog += ((emit, (HANDLED, ts, act[1], line, pending, depth,
-                                                frame)),
-                                        (emit, (LINE, ts, act[1], line, None, depth, frame)))
+                                                frame)),)
                             try:
-                                drain()
-                            except RecursionError:
+                                wait(emit, (LINE, ts, act[1], line, None, depth, frame))
+                            except RecursionError:  # too deep even for that: it waits
+                                backlog += ((emit, (LINE, ts, act[1], line, None, depth, frame)),)
                                 if recover is not None:
                                     recover()
                             return
@@ -478,11 +478,11 @@ class Normaliser:
                     stack.pop()
                     if act[2] is not None:  # R4
                         backlog += ((emit, (HANDLED, ts, act[1], act[4], act[2], depth,
-                                            frame)),
-                                    (emit, (RETURN, ts, act[1], act[4], value, depth, frame)))
+                                            frame)),)
                         try:
-                            drain()
-                        except RecursionError:
+                            wait(emit, (RETURN, ts, act[1], act[4], value, depth, frame))
+                        except RecursionError:  # too deep even for that: it waits
+                            backlog += ((emit, (RETURN, ts, act[1], act[4], value, depth, frame)),)
                             if recover is not None:
                                 recover()
                         return
@@ -518,11 +518,11 @@ class Normaliser:
                     depth = len(stack)
                     stack.pop()
                     if act[2] is not None:  # R4
-                        backlog += ((emit, (HANDLED, ts, info, act[4], act[2], depth, frame)),
-                                    (emit, (YIELD, ts, info, act[4], value, depth, frame)))
+                        backlog += ((emit, (HANDLED, ts, info, act[4], act[2], depth, frame)),)
                         try:
-                            drain()
-                        except RecursionError:
+                            wait(emit, (YIELD, ts, info, act[4], value, depth, frame))
+                        except RecursionError:  # too deep even for that: it waits
+                            backlog += ((emit, (YIELD, ts, info, act[4], value, depth, frame)),)
                             if recover is not None:
                                 recover()
                         return

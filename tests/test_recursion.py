@@ -71,6 +71,16 @@ PROGRAMS: Dict[str, str] = {
         def r(n):
             return list(g(n))
     """,
+    "caught_deep": """
+        depth = 0
+        def r(n):
+            global depth
+            depth = n
+            try:
+                return r(n + 1)
+            except RecursionError:  # HANDLED right at the limit
+                return -n
+    """,
     "low_limit": """
         sys.setrecursionlimit(100)
         print("limit", sys.getrecursionlimit())
@@ -109,9 +119,11 @@ THROUGH_C: Dict[str, str] = {
 ENDINGS = {
     "caught": """
         try:
-            r(0)
+            result = r(0)
         except RecursionError as exc:
             print("caught", depth, exc, type(exc.__context__).__name__)
+        else:
+            print("returned", result, depth)
         print("after", sys.getrecursionlimit())
     """,
     "uncaught": """
@@ -173,13 +185,14 @@ def _depth(stdout: str) -> int:
 def test_recursion_limit_as_unrecorded(tmp_path, name: str, ending: str, backend: str) -> None:
     script = _write(tmp_path, PROGRAMS[name], ending)
     plain = _run(tmp_path, [script])
-    assert plain.returncode == (0 if ending == "caught" else 1), plain.stderr[-500:]
+    uncaught = ending == "uncaught" and name != "caught_deep"
+    assert plain.returncode == (1 if uncaught else 0), plain.stderr[-500:]
     recorded, out = _recorded(tmp_path, script, backend, "full")
     assert recorded.stdout == plain.stdout
     assert recorded.stderr == plain.stderr
     assert recorded.returncode == plain.returncode
     calls = _trace_calls(out)
-    if ending == "caught":  # every frame the program ran is in the trace
+    if ending == "caught" and name != "caught_deep":  # every frame it ran is in the trace
         depth = _depth(plain.stdout)
         if name == "mutual":
             assert calls["a"] == depth // 2 + 1, calls

@@ -202,7 +202,6 @@ class SettraceBackend:
         on_call, on_resume, on_line = rules.call, rules.resume, rules.line
         on_return, on_yield, on_unwind, on_raise = (rules.return_, rules.yield_, rules.unwind,
                                                     rules.raise_)
-        drain = rules.drain
         infos = self._catalog.infos
         lookup = self._catalog.lookup
         bytecode = self._bytecode
@@ -216,8 +215,6 @@ class SettraceBackend:
         backlog = ts.backlog
         _id = id
         missing = _MISSING
-        sticky = env.RECURSION_OVERFLOW_STICKY
-        near_probe = sticky and recursion.installed()
         get_limit = recursion.real_getrecursionlimit
         set_limit = recursion.real_setrecursionlimit
         headroom = recursion.HEADROOM
@@ -278,6 +275,11 @@ class SettraceBackend:
                 settle(limit)
             return near_trace if traced else None
 
+        # 3.8 only: (the probe's two functions, the trace function of a frame near the limit);
+        # one name, since every name a trace function uses costs on each of its calls
+        near = ((get_limit, set_limit, near_trace)
+                if env.RECURSION_OVERFLOW_STICKY and recursion.installed() else None)
+
         def global_trace(frame: FrameType, event: str, arg: Any) -> Any:
             nonlocal backlog
             if backend.stopped:
@@ -290,19 +292,19 @@ class SettraceBackend:
                     info = lookup(code, frame)
                 if info is None:
                     return None
-                if near_probe:
+                if near is not None:
                     try:
-                        set_limit(get_limit())  # refused within 50 frames of the limit (3.8)
+                        near[1](near[0]())  # refused within 50 frames of the limit (3.8)
                     except RecursionError:
-                        return near_trace(frame, event, arg)
+                        return near[2](frame, event, arg)
                 if info.generator_like and not is_start(code, frame.f_lasti):
                     on_resume(code, info, frame.f_lineno, frame if want else None)
                 else:
                     on_call(code, info, frame if want else None)
                 return local_trace
             except RecursionError:
-                if sticky:  # 3.8: the thread is overflowed now, nothing is checked
-                    return near_trace(frame, event, arg)
+                if near is not None:  # 3.8: the thread is overflowed now, nothing is checked
+                    return near[2](frame, event, arg)
                 backlog += ((start, (frame, frame.f_lasti, frame.f_lineno)),)
                 return local_trace  # until start() decides, when there is room
             except BaseException as exc:
@@ -316,13 +318,10 @@ class SettraceBackend:
                     on_line(frame.f_code, frame.f_lineno, frame if want else None)
                 elif event == "return":
                     code = frame.f_code
-                    if backlog:  # classify against the stack that the waiting work leaves
+                    if backlog:  # classified against the stack the waiting work leaves, so
+                        # after it: at the thread's next event (the return value is kept)
                         backlog += ((exit_event, (code, frame.f_lasti, arg,
                                                   frame if want else None)),)
-                        try:
-                            drain()
-                        except RecursionError:
-                            pass
                         return local_trace
                     if stack and stack[-1][0] is code:
                         if not stack[-1][1].generator_like:
@@ -340,8 +339,8 @@ class SettraceBackend:
                     on_raise(frame.f_code, None, arg[1], frame if want else None)
                 return local_trace
             except RecursionError:
-                if sticky:  # 3.8: the thread is overflowed now, nothing is checked
-                    return near_trace(frame, event, arg)
+                if near is not None:  # 3.8: the thread is overflowed now, nothing is checked
+                    return near[2](frame, event, arg)
                 backlog += ((replay_local, (frame, event, arg, frame.f_lasti,
                                             frame.f_lineno)),)
                 return local_trace
