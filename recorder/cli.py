@@ -19,7 +19,7 @@ import time
 import types
 from typing import Any, Callable, Generator, List, NoReturn, Optional, Sequence, Tuple
 
-from recorder import env
+from recorder import env, recursion
 from recorder.config import Config
 from recorder.errors import RecorderError, UsageError
 from recorder.program import Target, prepare
@@ -155,6 +155,21 @@ def _strip_own_frames(tb: Optional[types.TracebackType]) -> Optional[types.Trace
     that follow are the program's: python shows them for ``-m``, a directory, a zip file."""
     while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_HERE):
         tb = tb.tb_next
+    return tb
+
+
+def _drop_unstarted_frame(tb: Optional[types.TracebackType]) -> Optional[types.TracebackType]:
+    """A RecursionError under settrace: CPython adds to the traceback the frame whose trace
+    call had no room, which the program never entered (docs/backends.md)."""
+    if tb is None:
+        return None
+    if tb.tb_next is None:
+        return None if recursion.never_started(tb) else tb
+    last = tb
+    while last.tb_next is not None and last.tb_next.tb_next is not None:
+        last = last.tb_next
+    if last.tb_next is not None and recursion.never_started(last.tb_next):
+        last.tb_next = None
     return tb
 
 
@@ -295,6 +310,8 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
     from recorder.report import EndOfRun, wanted
 
     status: Any = 0
+    # the frames between here and the program's own, hidden while recording (recursion.py)
+    session.entry_frames = recursion.entry_cost()
     restore = capture_output(writer, on_failure=session._failed)
     report = EndOfRun(writer, session.filters, config)
     # the end-of-run line, when stderr is a terminal (or --report), but never --quiet
@@ -313,7 +330,7 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
         _print_exception(exc)
         status = 130
     except BaseException as exc:
-        _print_exception(exc)
+        _print_exception(exc, session.backend_name)
         status = 1
     finally:
         report.program_ended()
@@ -357,10 +374,12 @@ def _status_code(status: Any) -> Any:
     return status
 
 
-def _print_exception(exc: BaseException) -> None:
+def _print_exception(exc: BaseException, backend: str = "") -> None:
     """What python does with an uncaught exception (``PyErr_Print``): keep it in
     ``sys.last_*`` for atexit handlers and post-mortems, then ``sys.excepthook``."""
     tb = _strip_own_frames(exc.__traceback__)
+    if backend == "settrace" and isinstance(exc, RecursionError):
+        tb = _drop_unstarted_frame(tb)
     exc.__traceback__ = tb
     sys.last_type, sys.last_value, sys.last_traceback = type(exc), exc, tb
     if env.HAS_SYS_LAST_EXC:

@@ -18,6 +18,7 @@ import threading
 from types import CodeType, FrameType
 from typing import Any, Callable, Optional, Union
 
+from recorder import recursion
 from recorder.backends import Selection, select
 from recorder.codes import CodeCatalog
 from recorder.config import Config
@@ -50,6 +51,10 @@ class Session:
     #: Register :meth:`stop` with atexit at start; the auto-start runs its own exit handler
     #: instead (it knows the exit status).
     stop_at_exit: bool = True
+    #: Recursion depth the program's entry point takes that ``python script.py`` would not
+    #: (the command line's own frames, ``recursion.entry_cost``): recording hides it
+    #: (recorder/recursion.py).
+    entry_frames: int = 0
 
     def __init__(self, sink: SinkArg, config: Optional[Config] = None,
                  filters: Optional[FilterChain] = None,
@@ -125,6 +130,7 @@ class Session:
                                     % _active.backend_name)
             _active = self
         try:
+            recursion.install(self.entry_frames)
             self.backend.start()
             self.import_hook.install()
         except BaseException:
@@ -133,6 +139,7 @@ class Session:
             self.import_hook.uninstall()
             self.backend.stop()
             self.normaliser.close()
+            recursion.uninstall()
             raise
         self.active = True
         if self.stop_at_exit:
@@ -169,6 +176,7 @@ class Session:
         self.import_hook.uninstall()  # ends imports still open, while the stream is open
         self.backend.stop()
         self.normaliser.close()
+        recursion.uninstall()
         try:
             self.sink.close()
         except Exception as exc:
@@ -183,7 +191,7 @@ class Session:
             atexit.unregister(self.stop)
         except Exception:
             pass
-        for step in (self.import_hook.uninstall, self.backend.stop):
+        for step in (self.import_hook.uninstall, self.backend.stop, recursion.uninstall):
             try:
                 step()
             except Exception:

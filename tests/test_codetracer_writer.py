@@ -1055,3 +1055,85 @@ def test_repair_trace_dir_finishes_every_stream_and_the_import_lines(out: str) -
         "files": ["trace.json", os.path.join("threads", "trace-2.json")], "closed_calls": 4}
     with pytest.raises(ValueError, match="no trace.json"):
         repair_trace_dir(os.path.join(out, "threads"))
+
+
+# -- an event retried after RecursionError (the program at its recursion limit) -------------------
+# The normaliser gives the event again later; what the first try did must not show.
+
+def _fail_once(obj: Any, name: str) -> None:
+    original = getattr(obj, name)
+    state = {"failed": False}
+
+    def once(*args: Any, **kwargs: Any) -> Any:
+        if not state["failed"]:
+            state["failed"] = True
+            raise RecursionError("maximum recursion depth exceeded")
+        return original(*args, **kwargs)
+    setattr(obj, name, once)
+
+
+def _retry(emit: Any) -> None:
+    try:
+        emit()
+    except RecursionError:
+        emit()
+
+
+def test_a_type_id_is_taken_only_with_its_record(out: str) -> None:
+    w = CodeTracerWriter(out, program=HERE, values="args")
+    d = Driver(w)
+    fn = code(HERE, 10, "fn")
+    d.call(fn)
+    _fail_once(w._streams[d.t.serial].types, "_write")
+    _retry(lambda: w.emit(Kind.RETURN, d.t, fn, None, 2.5, d.depth, None))
+    d.depth -= 1
+    d.end()
+    w.close(0)
+    events, _ = load(out)  # every type_id is defined before it is used
+    assert {"kind": 8, "lang_type": "float", "specific_info": {"kind": "None"}} in types_of(events)
+
+
+def test_a_return_is_counted_only_when_written(out: str) -> None:
+    w = CodeTracerWriter(out, program=HERE, values="args")
+    d = Driver(w)
+    outer, inner = code(HERE, 10, "outer"), code(HERE, 20, "inner")
+    d.call(outer)
+    d.call(inner)
+    _fail_once(w._streams[d.t.serial].enc, "encode_exception")
+    _retry(lambda: w.emit(Kind.UNWIND, d.t, inner, None, KeyError("k"), d.depth, None))
+    d.depth -= 1
+    d.ret(outer, 1)
+    d.end()
+    w.close(0)
+    events, _ = load(out)
+    assert [e["Call"]["function_id"] for e in events if "Call" in e] == [0, 1, 2]
+    assert len(body(events, "Return")) == 3  # inner's, outer's and <toplevel>'s
+
+
+def test_records_stay_buffered_when_the_write_fails(out: str) -> None:
+    w = CodeTracerWriter(out, program=HERE, values="none", flush_records=1)
+    d = Driver(w)
+    fn = code(HERE, 10, "fn")
+    st = w._streams[d.t.serial]
+
+    class FailingOnce:
+        def __init__(self, fh: Any) -> None:
+            self.fh, self.failed = fh, False
+
+        def write(self, data: bytes) -> int:
+            if not self.failed:
+                self.failed = True
+                raise RecursionError("maximum recursion depth exceeded")
+            return self.fh.write(data)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.fh, name)
+
+    st.fh = FailingOnce(st.fh)  # type: ignore[assignment]
+    d.call(fn)  # its flush fails: the records wait for the next one
+    d.line(fn, 11)
+    d.ret(fn, None)
+    d.end()
+    w.close(0)
+    events, _ = load(out)
+    assert [kinds(events).count(k) for k in ("Call", "Step", "Return")] == [2, 2, 2]

@@ -200,6 +200,33 @@ class MonitoringBackend:
 
             current_rules = entry_rules
 
+        # At the program's recursion limit (recorder/recursion.py) a callback may have no
+        # room for a Python-level call, and near CPython's C recursion limit (3.12) not even
+        # for a builtin one. What cannot run then is queued in the thread's backlog with
+        # attribute lookups and ``+=`` only, and the normaliser runs it as soon as there is
+        # room: an exception must never leave a callback into the program.
+        local = norm.local
+        # One thread: its state, with no lookup at all (a lookup in ``local`` compares keys,
+        # which CPython's C recursion limit can refuse on 3.12)
+        the_state = self._single if single else None
+
+        def replay_start(code: CodeType, frame: Optional[FrameType], offset: Optional[int],
+                         enabled: bool) -> None:
+            """A PY_START (``offset`` None), PY_RESUME or PY_THROW that had no room.
+            ``enabled``: the code's local events could be switched on meanwhile (without
+            them its activation would never be closed, so it is not recorded)."""
+            info = lookup(code, frame)
+            if info is None:
+                set_local_events(tool, code, 0)  # switched on while undecided
+                return
+            if not enabled:
+                return
+            rules = thread_state().rules
+            if offset is None:
+                rules.call(code, info, frame if want else None)
+            else:
+                rules.resume(code, info, line_of(code, offset), frame if want else None)
+
         def py_start(code: CodeType, offset: int) -> Any:
             try:
                 info = infos.get(_id(code), missing)
@@ -212,11 +239,28 @@ class MonitoringBackend:
                 # the single thread's rules without a call to entry_rules (the busiest path)
                 rules = the_rules if get_ident() == the_ident else entry_rules()
                 rules.call(code, info, getframe(1) if want else None)
+            except RecursionError:
+                try:
+                    waiting = (the_state or local.state).backlog
+                except (AttributeError, RecursionError):
+                    return None  # no room even to find the thread (docs/backends.md)
+                try:
+                    frame = getframe(1)
+                except RecursionError:
+                    frame = None
+                try:
+                    set_local_events(tool, code, local_events)  # in case it is recorded
+                    enabled = True
+                except RecursionError:
+                    enabled = False
+                waiting += ((replay_start, (code, frame, None, enabled)),)
             except BaseException as exc:
                 fail(exc)
             return None
 
-        def py_resume(code: CodeType, offset: int) -> Any:
+        def py_resume(code: CodeType, offset: int, *thrown: BaseException) -> Any:
+            """PY_RESUME, and PY_THROW (``thrown``), which never returns DISABLE: CPython
+            does not allow it there (gh-106895)."""
             try:
                 info = infos.get(_id(code), missing)
                 if info is missing:
@@ -224,34 +268,42 @@ class MonitoringBackend:
                     if info is not None:
                         set_local_events(tool, code, local_events)
                 if info is None:
-                    return DISABLE
+                    return None if thrown else DISABLE
                 entry_rules().resume(code, info, line_of(code, offset),
                                      getframe(1) if want else None)
+            except RecursionError:
+                try:
+                    waiting = (the_state or local.state).backlog
+                except (AttributeError, RecursionError):
+                    return None
+                try:
+                    frame = getframe(1)
+                except RecursionError:
+                    frame = None
+                try:
+                    set_local_events(tool, code, local_events)
+                    enabled = True
+                except RecursionError:
+                    enabled = False
+                waiting += ((replay_start, (code, frame, offset, enabled)),)
             except BaseException as exc:
                 fail(exc)
-            return None
-
-        def py_throw(code: CodeType, offset: int, exc: BaseException) -> Any:
-            # Never DISABLE here: not allowed for PY_THROW (gh-106895).
-            try:
-                info = infos.get(_id(code), missing)
-                if info is missing:
-                    info = lookup(code, getframe(1))
-                    if info is not None:
-                        set_local_events(tool, code, local_events)
-                if info is not None:
-                    entry_rules().resume(code, info, line_of(code, offset),
-                                         getframe(1) if want else None)
-            except BaseException as err:
-                fail(err)
             return None
 
         def stop_iteration(code: CodeType, offset: int, value: Any) -> Any:
             # Documented as interchangeable with RAISE(StopIteration) (gh-116090); CPython
             # passes the exception, build one if a version passes the bare value.
+            exc = value
             try:
-                exc = value if isinstance(value, BaseException) else StopIteration(value)
+                if not isinstance(value, BaseException):
+                    exc = StopIteration(value)
                 current_rules().raise_(code, offset, exc)
+            except RecursionError:
+                try:
+                    state = the_state or local.state
+                except (AttributeError, RecursionError):
+                    return None
+                state.backlog += ((state.rules.raise_, (code, offset, exc)),)
             except BaseException as err:
                 fail(err)
             return None
@@ -267,35 +319,66 @@ class MonitoringBackend:
             def line(code: CodeType, line_number: int) -> Any:
                 try:
                     current_rules().line(code, line_number, getframe(1) if want else None)
+                except RecursionError:
+                    try:
+                        state = local.state
+                        frame = getframe(1) if want else None
+                    except (AttributeError, RecursionError):
+                        return  # no room even to find the thread (docs/backends.md)
+                    state.backlog += ((state.rules.line, (code, line_number, frame)),)
                 except BaseException as exc:
                     fail(exc)
 
             def py_return(code: CodeType, offset: int, value: Any) -> Any:
                 try:
                     current_rules().return_(code, offset, value)
+                except RecursionError:
+                    try:
+                        state = local.state
+                    except (AttributeError, RecursionError):
+                        return
+                    state.backlog += ((state.rules.return_, (code, offset, value)),)
                 except BaseException as exc:
                     fail(exc)
 
             def py_yield(code: CodeType, offset: int, value: Any) -> Any:
                 try:
                     current_rules().yield_(code, offset, value)
+                except RecursionError:
+                    try:
+                        state = local.state
+                    except (AttributeError, RecursionError):
+                        return
+                    state.backlog += ((state.rules.yield_, (code, offset, value)),)
                 except BaseException as exc:
                     fail(exc)
 
             def py_unwind(code: CodeType, offset: int, exc: BaseException) -> Any:
                 try:
                     current_rules().unwind(code, offset, exc)
+                except RecursionError:
+                    try:
+                        state = local.state
+                    except (AttributeError, RecursionError):
+                        return
+                    state.backlog += ((state.rules.unwind, (code, offset, exc)),)
                 except BaseException as err:
                     fail(err)
 
             def raise_(code: CodeType, offset: int, exc: BaseException) -> Any:
                 try:
                     current_rules().raise_(code, offset, exc)
+                except RecursionError:
+                    try:
+                        state = local.state
+                    except (AttributeError, RecursionError):
+                        return
+                    state.backlog += ((state.rules.raise_, (code, offset, exc)),)
                 except BaseException as err:
                     fail(err)
 
         for event, callback in ((E.PY_START, py_start), (E.PY_RESUME, py_resume),
-                                (E.PY_THROW, py_throw), (E.LINE, line),
+                                (E.PY_THROW, py_resume), (E.LINE, line),
                                 (E.PY_RETURN, py_return), (E.PY_YIELD, py_yield),
                                 (E.PY_UNWIND, py_unwind), (E.RAISE, raise_),
                                 (E.STOP_ITERATION, stop_iteration)):

@@ -26,7 +26,7 @@ import threading
 from types import CodeType, FrameType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from recorder import env, own_threads
+from recorder import env, own_threads, recursion
 from recorder.codes import CodeCatalog
 from recorder.errors import BackendError
 from recorder.events import Kind
@@ -191,7 +191,14 @@ class SettraceBackend:
 
     def _make_tracer(self, ts: ThreadState) -> Tuple[TraceFunction, TraceFunction]:
         """Build the thread's (global, local) trace functions as closures: every name they
-        use is a cell or a local, the cheapest lookups the interpreter has."""
+        use is a cell or a local, the cheapest lookups the interpreter has.
+
+        At the program's recursion limit (recorder/recursion.py) a trace function may have no
+        room for anything but plain bytecode: no call, and on 3.8-3.11 not even a comparison.
+        What it cannot do then, it queues raw in the thread's backlog (``+=`` on a list and
+        attribute reads still work) and returns normally: an exception leaving a trace
+        function makes CPython unset it. The normaliser runs the backlog as soon as there is
+        room. On 3.8 a frame near the limit is traced with room instead (``near_trace``)."""
         rules = ts.rules
         on_call, on_resume, on_line = rules.call, rules.resume, rules.line
         on_return, on_yield, on_unwind, on_raise = (rules.return_, rules.yield_, rules.unwind,
@@ -206,10 +213,76 @@ class SettraceBackend:
         backend = self
         fail = self._norm.failed
         stack = ts.stack
+        backlog = ts.backlog
         _id = id
         missing = _MISSING
+        get_limit = recursion.real_getrecursionlimit
+        set_limit = recursion.real_setrecursionlimit
+        headroom = recursion.HEADROOM
+        settle = recursion.settle
+
+        def start(frame: FrameType, lasti: int, lineno: int) -> bool:
+            """A 'call' (R1): record a start or a resume. False for skipped code."""
+            code = frame.f_code
+            info = lookup(code, frame)
+            if info is None:
+                return False
+            if info.generator_like and not is_start(code, lasti):
+                on_resume(code, info, lineno, frame if want else None)
+            else:
+                on_call(code, info, frame if want else None)
+            return True
+
+        def exit_event(code: CodeType, lasti: int, arg: Any, frame: Optional[FrameType]) -> None:
+            """A 'return' at instruction ``lasti`` (R2): RETURN, YIELD or UNWIND. local_trace
+            does the common case, a plain function, inline."""
+            if stack and stack[-1][0] is code:
+                act = stack[-1]
+                kind = exit_kind(code, lasti, act[1].generator_like, act[2] is not None)
+                if kind is RETURN:
+                    on_return(code, None, arg, frame)
+                elif kind is YIELD:
+                    on_yield(code, None, arg, frame)
+                else:
+                    on_unwind(code, None, None, frame)
+
+        def replay_local(frame: FrameType, event: str, arg: Any, lasti: int,
+                         lineno: int) -> None:
+            """A local event that had no room: run now, with what it saw then."""
+            code = frame.f_code
+            if event == "line":
+                on_line(code, lineno, frame if want else None)
+            elif event == "return":
+                exit_event(code, lasti, arg, frame if want else None)
+            elif event == "exception":
+                on_raise(code, None, arg[1], frame if want else None)
+
+        def near_trace(frame: FrameType, event: str, arg: Any) -> Any:
+            """3.8: the trace function of a frame within 50 frames of the limit. Each event runs
+            with the limit raised, then ``settle`` clears the overflow state a RecursionError
+            swallowed in the sink would leave (recorder/recursion.py)."""
+            try:
+                limit = get_limit()
+                set_limit(limit + headroom)
+            except RecursionError:  # at the limit itself: this left the thread overflowed,
+                limit = get_limit()  # and then nothing is checked
+                set_limit(limit + headroom)
+            try:
+                if event == "call":
+                    traced = start(frame, frame.f_lasti, frame.f_lineno)
+                else:
+                    traced = local_trace(frame, event, arg) is not None
+            finally:
+                settle(limit)
+            return near_trace if traced else None
+
+        # 3.8 only: (the probe's two functions, the trace function of a frame near the limit);
+        # one name, since every name a trace function uses costs on each of its calls
+        near = ((get_limit, set_limit, near_trace)
+                if env.RECURSION_OVERFLOW_STICKY and recursion.installed() else None)
 
         def global_trace(frame: FrameType, event: str, arg: Any) -> Any:
+            nonlocal backlog
             if backend.stopped:
                 sys.settrace(None)
                 return None
@@ -220,24 +293,39 @@ class SettraceBackend:
                     info = lookup(code, frame)
                 if info is None:
                     return None
+                if near is not None:
+                    try:
+                        near[1](near[0]())  # refused within 50 frames of the limit (3.8)
+                    except RecursionError:
+                        return near[2](frame, event, arg)
                 if info.generator_like and not is_start(code, frame.f_lasti):
                     on_resume(code, info, frame.f_lineno, frame if want else None)
                 else:
                     on_call(code, info, frame if want else None)
                 return local_trace
+            except RecursionError:
+                if near is not None:  # 3.8: the thread is overflowed now, nothing is checked
+                    return near[2](frame, event, arg)
+                backlog += ((start, (frame, frame.f_lasti, frame.f_lineno)),)
+                return local_trace  # until start() decides, when there is room
             except BaseException as exc:
                 fail(exc)
                 return None
 
         def local_trace(frame: FrameType, event: str, arg: Any) -> Any:
+            nonlocal backlog
             try:
                 if event == "line":
                     on_line(frame.f_code, frame.f_lineno, frame if want else None)
                 elif event == "return":
                     code = frame.f_code
+                    if backlog:  # classified against the stack the waiting work leaves, so
+                        # after it: at the thread's next event (the return value is kept)
+                        backlog += ((exit_event, (code, frame.f_lasti, arg,
+                                                  frame if want else None)),)
+                        return local_trace
                     if stack and stack[-1][0] is code:
-                        info = stack[-1][1]
-                        if not info.generator_like:
+                        if not stack[-1][1].generator_like:
                             if arg is None:  # R2 inline: a return of None, or an unwind
                                 ops = code_ops.get(_id(code))
                                 if ops is None:
@@ -247,16 +335,15 @@ class SettraceBackend:
                                     return local_trace
                             on_return(code, None, arg, frame if want else None)
                         else:
-                            kind = exit_kind(code, frame.f_lasti, info.generator_like,
-                                             stack[-1][2] is not None)
-                            if kind is RETURN:
-                                on_return(code, None, arg, frame if want else None)
-                            elif kind is YIELD:
-                                on_yield(code, None, arg, frame if want else None)
-                            else:
-                                on_unwind(code, None, None, frame if want else None)
+                            exit_event(code, frame.f_lasti, arg, frame if want else None)
                 elif event == "exception":
                     on_raise(frame.f_code, None, arg[1], frame if want else None)
+                return local_trace
+            except RecursionError:
+                if near is not None:  # 3.8: the thread is overflowed now, nothing is checked
+                    return near[2](frame, event, arg)
+                backlog += ((replay_local, (frame, event, arg, frame.f_lasti,
+                                            frame.f_lineno)),)
                 return local_trace
             except BaseException as exc:
                 fail(exc)

@@ -257,11 +257,15 @@ class _Stream:
             path = self.writer.absolute(filename)
             pid = self.path_ids.get(path)
             if pid is None:
-                pid = self.path_ids[path] = len(self.path_list)
-                self.path_list.append(path)
-                self.paths_dirty = True
-                self.buf.append('{"Path":%s}' % json_string(path))
+                # record first, ids last (see TypeRegistry.get): an event retried after a
+                # RecursionError finds either everything or nothing
+                rec = '{"Path":%s}' % json_string(path)
                 self.writer.copy_source(path)
+                pid = len(self.path_list)
+                self.buf.append(rec)
+                self.path_list.append(path)
+                self.path_ids[path] = pid
+                self.paths_dirty = True
             self.paths[filename] = pid
         return pid
 
@@ -270,9 +274,10 @@ class _Stream:
         key = (path_id, line, name)
         fid = self.functions.get(key)
         if fid is None:
-            fid = self.functions[key] = len(self.functions)
+            fid = len(self.functions)
             self.buf.append('{"Function":{"path_id":%d,"line":%d,"name":%s}}'
                             % (path_id, line, json_string(name)))
+            self.functions[key] = fid
         return fid
 
     def code(self, info: CodeInfo) -> _Code:
@@ -308,9 +313,11 @@ class _Stream:
         counts[kind] = counts.get(kind, 0) + 1
 
     def new_var(self, name: str) -> str:
-        vid = self.var_ids[name] = len(self.var_ids)
+        vid = len(self.var_ids)
+        prefix = '{"Value":{"variable_id":%d,"value":' % vid
         self.buf.append('{"VariableName":%s}' % json_string(name))
-        prefix = self.var_prefix[name] = '{"Value":{"variable_id":%d,"value":' % vid
+        self.var_ids[name] = vid
+        self.var_prefix[name] = prefix
         return prefix
 
     # -- output ------------------------------------------------------------------------------
@@ -332,17 +339,18 @@ class _Stream:
             n -= self.writer.holdback
         if n > 0:
             data = ",\n".join(buf[:n])
-            del buf[:n]  # records appended meanwhile stay (index n onwards)
-            self.records += n
             if self.written:
                 data = ",\n" + data
             elif self.started:  # a flush with nothing to write has written "[" alone
                 data = "\n" + data
             else:
                 data = "[\n" + data
-                self.started = True
-            self.written = True
+            # written before it leaves the buffer: at the program's recursion limit the
+            # write itself may find no room, and the records must then stay for later
             self.fh.write(data.encode("utf-8", "backslashreplace"))
+            del buf[:n]  # records appended meanwhile stay (index n onwards)
+            self.records += n
+            self.started = self.written = True
             self.fh.flush()
             if self.main:
                 self.writer._imports.flush()
@@ -352,8 +360,8 @@ class _Stream:
             self.started = True
         self.last_flush = _monotonic()
         if self.paths_dirty:
-            self.paths_dirty = False
             _write_json_atomic(self.paths_path, list(self.path_list))
+            self.paths_dirty = False
 
     def finish(self, top_return: str) -> None:
         """Close what is still open (a DETACH-marked Return each), return from <toplevel>,
@@ -689,13 +697,15 @@ class CodeTracerWriter:
             if st.last_exc is not None:
                 st.last_exc = None
             if self._full and frame is not None:
-                self._locals(st, c, frame)
+                try:
+                    self._locals(st, c, frame)
+                except RecursionError:
+                    pass  # no room at the program's recursion limit: this Step has no values
         elif kind is _CALL or kind is _RESUME or kind is _ATTACH:
             self._open(st, kind, code, line, frame)  # type: ignore[arg-type]
         elif kind is _RETURN or kind is _YIELD:
             if st.depth <= 0:
                 return  # a frame whose start we never recorded: keep the stream balanced
-            st.depth -= 1
             if not self._args_on:
                 rv = st.enc.none()
             elif not st.hidden_ret or code not in st.hidden_ret:
@@ -710,15 +720,16 @@ class CodeTracerWriter:
                 if len(self.secret_texts) != st.scrubbed:
                     self._scrub_pending(st)
             st.buf.append('{"Return":{"return_value":' + rv + "}}")
+            st.depth -= 1
             st.tick -= 1
             if st.tick <= 0:
                 self._maybe_flush(st)
         elif kind is _UNWIND:
             if st.depth <= 0:
                 return
-            st.depth -= 1
             rv = st.enc.encode_exception(value, self._exception_text(st, value))
             st.buf.append('{"Return":{"return_value":' + rv + "}}")
+            st.depth -= 1
             st.tick -= 1
             if st.tick <= 0:
                 self._maybe_flush(st)
@@ -740,7 +751,10 @@ class CodeTracerWriter:
         else:  # THREAD_START (the stream is open), IMPORT_START (the END has it all)
             return
         if len(st.buf) >= self._flush_records:
-            st.flush()
+            try:
+                st.flush()
+            except RecursionError:
+                pass  # no room (the program's recursion limit): a later event flushes
         enc = st.enc
         if enc.interrupt is not None:  # Ctrl-C inside a repr: deliver it now, recorded
             exc = enc.interrupt
@@ -761,10 +775,14 @@ class CodeTracerWriter:
 
     def _maybe_flush(self, st: _Stream) -> None:
         """The time-based flush, checked every ``_TICK`` calls and returns (a clock read
-        per event would cost more than the rest of a Return)."""
+        per event would cost more than the rest of a Return). The event is already in the
+        buffer: with no room to flush (the program's recursion limit) a later event does."""
         st.tick = self._tick
-        if _monotonic() - st.last_flush >= self._flush_seconds:
-            st.flush()
+        try:
+            if _monotonic() - st.last_flush >= self._flush_seconds:
+                st.flush()
+        except RecursionError:
+            pass
 
     def _open(self, st: _Stream, kind: Kind, code: CodeInfo, line: Optional[int],
               frame: Optional[FrameType]) -> None:
@@ -788,17 +806,21 @@ class CodeTracerWriter:
         buf.append(c.call + args + "]}}")
         st.depth += 1
         st.calls += 1
-        if secrets and len(secrets) != st.scrubbed:
-            self._scrub_pending(st)
-        if kind is _ATTACH and line is not None:
-            # where the already running frame is now
-            rec = c.step + str(line) + "}}"
-            buf.append(rec)
-            if self._full and frame is not None:
-                self._locals(st, c, frame)
-        st.tick -= 1
-        if st.tick <= 0:
-            self._maybe_flush(st)
+        # The Call is written: what follows must not raise (the event would be retried)
+        try:
+            if secrets and len(secrets) != st.scrubbed:
+                self._scrub_pending(st)
+            if kind is _ATTACH and line is not None:
+                # where the already running frame is now
+                rec = c.step + str(line) + "}}"
+                buf.append(rec)
+                if self._full and frame is not None:
+                    self._locals(st, c, frame)
+            st.tick -= 1
+            if st.tick <= 0:
+                self._maybe_flush(st)
+        except RecursionError:
+            pass  # no room at the program's recursion limit (see emit)
 
     def _call_args(self, st: _Stream, c: _Code, frame: FrameType) -> str:
         names = c.argnames
