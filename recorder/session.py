@@ -22,6 +22,7 @@ from recorder.events import CallbackSink, Event, Sink
 from recorder.filters import FilterChain, FilterEngine, load_chain
 from recorder.identity import ModuleResolver
 from recorder.importhook import ImportHook
+from recorder.lifetimes import CodeLifetimes
 from recorder.normalise import Normaliser
 
 SinkArg = Union[Sink, Callable[[Event], Any]]
@@ -69,10 +70,16 @@ class Session:
         self.backend_reason = selection.reason
         #: The one module identity resolver of this session: the catalog names code with it,
         #: the import hook teaches it, the filters ask it (docs/naming.md).
-        self.resolver = ModuleResolver(debug=config.log == "debug")
+        #: Every table keyed by ``id(code)`` forgets a code object when it dies: one weak
+        #: reference per code object, shared by the resolver, the catalog and the backend.
+        lifetimes = CodeLifetimes()
+        self.resolver = ModuleResolver(debug=config.log == "debug", lifetimes=lifetimes)
         #: Scope and value rules, asking that same resolver (recorder/filters.py).
         self.filters = FilterEngine(chain, self.resolver)
-        self.catalog = CodeCatalog(self.filters, self.resolver.label_for)
+        self.catalog = CodeCatalog(self.filters, self.resolver.label_for, lifetimes)
+        self.catalog.on_release(self.filters.release_code)
+        if hasattr(self.sink, "release_code"):
+            self.catalog.on_release(self.sink.release_code)  # type: ignore[attr-defined]
         if hasattr(self.sink, "use_filters"):
             self.sink.use_filters(self.filters)  # type: ignore[attr-defined]
         self.normaliser = Normaliser(self.sink, self._failed)
