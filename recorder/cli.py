@@ -256,7 +256,7 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
     from recorder import autostart
 
     status: Any = 0
-    restore = capture_output(writer, on_failure=session._failed)
+    restore = capture_output(writer, on_failure=session._failed, at_work=session.at_work)
     session.start()
     # os._exit, os.exec* and SIGTERM finish the trace too (the auto-start's hooks)
     autostart.guard_endings(session, writer.out_dir)

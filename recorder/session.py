@@ -83,7 +83,10 @@ class Session:
         if hasattr(self.sink, "use_filters"):
             self.sink.use_filters(self.filters)  # type: ignore[attr-defined]
         self.normaliser = Normaliser(self.sink, self._failed)
-        self.import_hook = ImportHook(self.resolver, self.normaliser.imported)
+        #: ``with session.at_work:`` around recorder code that runs on a program thread
+        #: outside a trace callback: nothing it runs is recorded (normalise.AtWork).
+        self.at_work = self.normaliser.at_work
+        self.import_hook = ImportHook(self.resolver, self.normaliser.imported, self.at_work)
         self.backend = selection.backend(self.catalog, self.normaliser,
                                          bool(getattr(self.sink, "wants_frames", False)))
         self.active = False
@@ -133,13 +136,16 @@ class Session:
             atexit.unregister(self.stop)
         except Exception:
             pass
-        self.import_hook.uninstall()  # ends imports still open, while the stream is open
-        self.backend.stop()
-        self.normaliser.close()
-        try:
-            self.sink.close()
-        except Exception as exc:
-            warn("closing the sink failed: %s: %s" % (type(exc).__name__, exc))
+        # The program's thread (atexit, uninstall(), an exit hook) runs this while still
+        # recorded: the IMPORT_ENDs sent below call the sink (a user's callback, the writer)
+        with self.at_work:
+            self.import_hook.uninstall()  # ends imports still open, while the stream is open
+            self.backend.stop()
+            self.normaliser.close()
+            try:
+                self.sink.close()
+            except Exception as exc:
+                warn("closing the sink failed: %s: %s" % (type(exc).__name__, exc))
 
     def _forked(self) -> None:
         """In a child made by ``os.fork()``: drop this (the parent's) recording without a
@@ -150,11 +156,12 @@ class Session:
             atexit.unregister(self.stop)
         except Exception:
             pass
-        for step in (self.import_hook.uninstall, self.backend.stop):
-            try:
-                step()
-            except Exception:
-                pass
+        with self.at_work:  # the child's thread is still recorded until the backend stops
+            for step in (self.import_hook.uninstall, self.backend.stop):
+                try:
+                    step()
+                except Exception:
+                    pass
         if self.on_fork is not None and self.failure is None:
             try:
                 self.on_fork(self)
