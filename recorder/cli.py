@@ -257,6 +257,9 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
 
     status: Any = 0
     restore = capture_output(writer, on_failure=session._failed, at_work=session.at_work)
+    # What runs the CLI (the console script, runpy for python -m recorder, a caller of
+    # main()) is the recorder's launcher, not the program: not attached
+    session.leave_out(sys._getframe(1))
     session.start()
     # os._exit, os.exec* and SIGTERM finish the trace too (the auto-start's hooks)
     autostart.guard_endings(session, writer.out_dir)

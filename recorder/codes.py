@@ -53,6 +53,9 @@ ScopePredicate = Callable[[CodeType, Optional[FrameType]], bool]
 ModuleLabeller = Callable[[CodeType, Optional[dict]], "tuple[Optional[str], Optional[str]]"]
 
 
+_TRACED = object()
+
+
 class CodeCatalog:
     """``id(code) -> CodeInfo`` for traced code, ``None`` for skipped code.
 
@@ -111,6 +114,13 @@ class CodeCatalog:
         """Every code object decided so far and still alive (the monitoring backend resets
         their events)."""
         return self.lifetimes.alive()
+
+    def decide_again(self, code: CodeType) -> None:
+        """Forget the decision :meth:`skip` made for ``code``: the next time it starts, it
+        is decided as any code (the CLI's launcher frames are skipped only while recording
+        starts, see ``Session.leave_out``)."""
+        if self.infos.get(id(code), _TRACED) is None:
+            self.infos.pop(id(code), None)
 
     def skip(self, code: CodeType) -> None:
         """Decide now never to record ``code``: the auto-start's bootstrap frames (site's

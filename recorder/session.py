@@ -12,7 +12,8 @@ from __future__ import annotations
 import atexit
 import os
 import threading
-from typing import Any, Callable, Optional, Union
+from types import CodeType, FrameType
+from typing import Any, Callable, List, Optional, Union
 
 from recorder.backends import select
 from recorder.codes import CodeCatalog
@@ -91,6 +92,17 @@ class Session:
                                          bool(getattr(self.sink, "wants_frames", False)))
         self.active = False
         self.failure: Optional[str] = None
+        self._launcher: List[CodeType] = []
+
+    def leave_out(self, frame: Optional[FrameType]) -> None:
+        """``frame`` and its callers launch the recorder (the CLI's console script, runpy
+        running ``python -m recorder``, a caller of ``recorder.cli.main``), not the program:
+        :meth:`start` does not attach them. Their code is decided as any code if the
+        program runs it later (runpy's ``_run_code`` launches ``python -m recorder`` and
+        also runs a ``-m`` program). Call it before :meth:`start`."""
+        while frame is not None:
+            self._launcher.append(frame.f_code)
+            frame = frame.f_back
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -103,7 +115,14 @@ class Session:
                                     % _active.backend_name)
             _active = self
         try:
-            self.backend.start()
+            for code in self._launcher:  # not attached (leave_out)
+                self.catalog.skip(code)
+            try:
+                self.backend.start()
+            finally:
+                for code in self._launcher:
+                    self.catalog.decide_again(code)
+                self._launcher = []
             self.import_hook.install()
         except BaseException:
             with _lock:

@@ -31,7 +31,7 @@ from test_cli import run_plain, run_recorded
 #: Modules the recorder's own work calls into, which these programs never call themselves.
 RECORDER_WORK_MODULES = frozenset({
     "json", "functools", "signal", "enum", "codecs", "encodings", "os", "posixpath",
-    "genericpath", "contextlib"})
+    "genericpath", "runpy", "contextlib"})
 
 
 def module_of_path(path: str) -> str:
@@ -136,6 +136,35 @@ def test_the_cli_trace_holds_only_the_programs_work(tmp_path: Path, backend: str
     by_module = {line["module"]: line for line in imports}
     assert by_module["helper"]["ok"] is True
     assert by_module["blocker"]["ok"] is None  # still importing at the end
+
+
+def test_the_launcher_of_the_cli_is_not_recorded(tmp_path: Path) -> None:
+    """A console script (or any caller of recorder.cli.main) runs the recorder, not the
+    program: with the default filters its module frame was attached as the program's."""
+    write_tree(tmp_path, {"app.py": "def f():\n    return 1\nf()\n",
+                          "launch.py": "import sys\nfrom recorder.cli import main\n"
+                                       "sys.exit(main())\n"})
+    proc = run_plain(tmp_path, ["launch.py", "app.py"])
+    assert proc.returncode == 0, proc.stderr
+    trace = read_trace_dir(str(tmp_path / "trace-out"))
+    assert_complete(trace)
+    assert calls(trace.main) == [("<toplevel>", "app"), ("<__main__>", "app"), ("f", "app")]
+
+
+def test_runpy_running_a_module_program_is_recorded_once(tmp_path: Path) -> None:
+    """``python -m recorder -m mod`` with the standard library traced: runpy's frames that
+    launch the CLI are not attached, the ones that run the module are the program's."""
+    write_tree(tmp_path, {"own_mod.py": "def f():\n    return 1\nf()\n"})
+    (tmp_path / "stdlib.toml").write_text(
+        '[[scope.rules]]\nselector = "group:stdlib"\naction = "trace"\n')
+    proc = run_recorded(tmp_path, ["-m", "own_mod"], options=("--filter", "stdlib.toml"))
+    assert proc.returncode == 0, proc.stderr
+    trace = read_trace_dir(str(tmp_path / "trace-out"))
+    assert_complete(trace)
+    found = calls(trace.main)
+    assert found.count(("_run_module_as_main", "runpy")) == 1
+    assert found.count(("_run_code", "runpy")) == 1
+    assert found.index(("_run_code", "runpy")) < found.index(("<own_mod>", "own_mod"))
 
 
 # -- through the API ---------------------------------------------------------------------------
