@@ -312,15 +312,20 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
     status: Any = 0
     # the frames between here and the program's own, hidden while recording (recursion.py)
     session.entry_frames = recursion.entry_cost()
-    restore = capture_output(writer, on_failure=session._failed)
+    restore = capture_output(writer, on_failure=session._failed, at_work=session.at_work)
     report = EndOfRun(writer, session.filters, config)
     # the end-of-run line, when stderr is a terminal (or --report), but never --quiet
     printing = wanted(config.report, os.isatty(2))
+    restore = capture_output(writer, on_failure=session._failed, at_work=session.at_work)
+    # What runs the CLI (the console script, runpy for python -m recorder, a caller of
+    # main()) is the recorder's launcher, not the program: not attached
+    session.leave_out(sys._getframe(1))
     session.start()
     # os._exit, os.exec* and SIGTERM finish the trace too (the auto-start's hooks), and
     # print the end-of-run line after it
-    autostart.guard_endings(session, writer.out_dir, target,
-                           report.print if printing else None)
+    with session.at_work:  # its hooks and os.environ's code are not the program's
+        autostart.guard_endings(session, writer.out_dir, target,
+                               report.print if printing else None)
     report.started = time.monotonic()
     try:
         yield program.run  # Run's caller runs it: no frame of ours in between (docs/cli.md)
@@ -333,8 +338,9 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
         _print_exception(exc, session.backend_name)
         status = 1
     finally:
-        report.program_ended()
-        program.ended(by_system_exit=isinstance(status, SystemExit))
+        with session.at_work:
+            report.program_ended()
+            program.ended(by_system_exit=isinstance(status, SystemExit))
 
         def after() -> None:
             restore()

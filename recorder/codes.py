@@ -1,16 +1,19 @@
 """The per-code-object decision, made once: trace it (and how it is named) or skip it.
 
 Both backends ask :meth:`CodeCatalog.lookup` the first time they meet a code object and
-cache nothing themselves: the catalog's dict, keyed by ``id(code)`` with the code kept alive
-so the id stays unique, is the cache. Keyed by id, not by the code object, because a code
-object's hash is recomputed from its contents on every lookup (research: peers.md §8).
+cache nothing themselves: the catalog's dict, keyed by ``id(code)``, is the cache. Keyed by
+id, not by the code object, because a code object's hash is recomputed from its contents on
+every lookup. The code object is not kept alive: its entry (and those of every other table
+keyed by its id, see :mod:`recorder.lifetimes`) is dropped when it dies, before the id can
+be reused, so code made at run time (``eval``, ``exec``) costs no memory once it is gone.
 """
 from __future__ import annotations
 
 from types import CodeType, FrameType
-from typing import Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from recorder.events import CodeInfo
+from recorder.lifetimes import CodeLifetimes
 from recorder.qualname import qualname_of
 
 # code flags (the values of inspect.CO_*: importing inspect costs start-up; they never change)
@@ -50,15 +53,27 @@ ScopePredicate = Callable[[CodeType, Optional[FrameType]], bool]
 ModuleLabeller = Callable[[CodeType, Optional[dict]], "tuple[Optional[str], Optional[str]]"]
 
 
-class CodeCatalog:
-    """``id(code) -> CodeInfo`` for traced code, ``None`` for skipped code."""
+_TRACED = object()
 
-    def __init__(self, in_scope: ScopePredicate, label_module: ModuleLabeller) -> None:
+
+class CodeCatalog:
+    """``id(code) -> CodeInfo`` for traced code, ``None`` for skipped code.
+
+    ``lifetimes`` (the session's, shared with the module resolver and the backends' own
+    tables) drops an entry when its code object dies; :meth:`on_release` listeners (the
+    writer, the filters) then drop what they cached for its :class:`CodeInfo`.
+    """
+
+    def __init__(self, in_scope: ScopePredicate, label_module: ModuleLabeller,
+                 lifetimes: Optional[CodeLifetimes] = None) -> None:
         self._in_scope = in_scope
         self._label_module = label_module
         #: The cache both backends read directly on their hot path.
         self.infos: Dict[int, Optional[CodeInfo]] = {}
-        self._keep_alive: List[CodeType] = []
+        #: Watches every code object decided, for every table keyed by its id.
+        self.lifetimes = lifetimes if lifetimes is not None else CodeLifetimes()
+        self._released: List[Callable[[CodeInfo], Any]] = []
+        self.lifetimes.on_death(self._forget)
 
     def lookup(self, code: CodeType, frame: Optional[FrameType]) -> Optional[CodeInfo]:
         """The decision for ``code``; ``frame`` (running it) helps naming on first sight."""
@@ -68,9 +83,23 @@ class CodeCatalog:
         except KeyError:
             pass
         info = self._describe(code, frame) if self._in_scope(code, frame) else None
-        self._keep_alive.append(code)
+        self.lifetimes.watch(code)  # before the entry: an entry's code is always watched
         self.infos[key] = info
         return info
+
+    def on_release(self, listener: Callable[[CodeInfo], Any]) -> None:
+        """Call ``listener(info)`` when the code object of a traced ``info`` has died, so
+        that what was cached for it can go too (a new code object gets a new CodeInfo)."""
+        self._released.append(listener)
+
+    def _forget(self, key: int) -> None:
+        info = self.infos.pop(key, None)
+        if info is not None:
+            for listener in self._released:
+                try:
+                    listener(info)
+                except Exception:
+                    pass  # (runs from a weak reference callback: nothing to tell)
 
     def _describe(self, code: CodeType, frame: Optional[FrameType]) -> CodeInfo:
         kind = code_kind(code)
@@ -82,12 +111,20 @@ class CodeCatalog:
                         module, kind, bool(code.co_flags & _GENERATOR_FLAGS))
 
     def codes(self) -> List[CodeType]:
-        """Every code object decided so far (the monitoring backend resets their events)."""
-        return list(self._keep_alive)
+        """Every code object decided so far and still alive (the monitoring backend resets
+        their events)."""
+        return self.lifetimes.alive()
+
+    def decide_again(self, code: CodeType) -> None:
+        """Forget the decision :meth:`skip` made for ``code``: the next time it starts, it
+        is decided as any code (the CLI's launcher frames are skipped only while recording
+        starts, see ``Session.leave_out``)."""
+        if self.infos.get(id(code), _TRACED) is None:
+            self.infos.pop(id(code), None)
 
     def skip(self, code: CodeType) -> None:
         """Decide now never to record ``code``: the auto-start's bootstrap frames (site's
         ``exec`` of a ``.pth`` line, a ``sitecustomize``) are not the program's."""
         if id(code) not in self.infos:
-            self._keep_alive.append(code)
+            self.lifetimes.watch(code)
             self.infos[id(code)] = None

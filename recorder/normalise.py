@@ -15,6 +15,11 @@ cannot drift:
   or thread end; THREAD_START/THREAD_END bracket each thread's stream.
 * An event whose code object is not the top activation's is ignored: it belongs to skipped
   code (monitoring's exception events are global) or to a frame we never saw start.
+* The recorder's own work is never recorded. Inside a trace callback nothing is (the
+  interpreter traces no code run from one); elsewhere (the import hook, output capture,
+  stopping at exit) the recorder works inside :attr:`Normaliser.at_work`, which puts a
+  placeholder activation on the thread's stack: no CALL or RESUME opens above it, and every
+  other event, whose code is then never the top activation's, is ignored.
 
 Speed: these functions run once per event, so they are closures over one thread's stack and
 the sink's ``emit`` (cell lookups, no attribute walks), an activation is a plain list (no
@@ -50,6 +55,30 @@ CODE, INFO, PENDING, LAST_EXC, LAST_LINE = range(5)
 #   PENDING   raised here, not yet known to be handled or to unwind the frame (R4)
 #   LAST_EXC  the last exception raised here: what an UNWIND carries (R5)
 #   LAST_LINE the last LINE reported here (R6)
+
+
+class _RecorderWork:
+    """The CODE and PENDING of the placeholder activation that marks the recorder at work on
+    a thread (:class:`AtWork`): never a code object, so no event matches it, and a PENDING
+    that is not None, so that CALL and RESUME notice it on the branch they already take for
+    R4, at no cost to the common case."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<the recorder at work>"
+
+
+AT_WORK = _RecorderWork()
+
+
+def open_depth(stack: List[list]) -> int:
+    """The number of the program's activations on ``stack`` (work marks are only ever on
+    top: nothing opens above one)."""
+    depth = len(stack)
+    while depth and stack[depth - 1][CODE] is AT_WORK:
+        depth -= 1
+    return depth
 
 
 class ThreadState(ThreadInfo):
@@ -96,6 +125,89 @@ class Rules:
                  "drain")
 
 
+class AtWork:
+    """``with normaliser.at_work:`` around recorder code that runs on a program thread outside
+    a trace callback: the import hook, output capture, stopping at exit, the auto-start's
+    hooks. Nothing it runs is recorded on that thread (not the recorder's own functions, not
+    the standard library code they call, not a user's sink callback), whatever the filters
+    say; the other threads are recorded as usual. Nests; costs nothing per event.
+
+    The interpreter keeps calling the backend for that code, and the rules drop it: a
+    placeholder activation on the thread's shadow stack refuses CALL and RESUME, and every
+    other event is ignored as belonging to code that is not the top activation's. A thread
+    with no stream yet gets its placeholders when its stream starts, if it starts inside
+    (:meth:`Normaliser.thread_state`).
+    """
+
+    __slots__ = ("_threads", "_adopted", "_waiting")
+
+    def __init__(self, threads: Dict[int, "ThreadState"], adopted: Dict[int, "ThreadState"],
+                 waiting: Dict[int, int]) -> None:
+        self._threads = threads
+        self._adopted = adopted
+        #: ident -> placeholders owed to a thread that has no state yet
+        self._waiting = waiting
+
+    def __enter__(self) -> None:
+        ident = _get_ident()
+        ts = self._threads.get(ident)
+        if ts is None:
+            ts = self._adopted.get(ident)
+        if ts is not None:
+            ts.stack.append([AT_WORK, None, AT_WORK, None, None])
+        else:
+            self._waiting[ident] = self._waiting.get(ident, 0) + 1
+
+    def __exit__(self, *exc_info: Any) -> None:
+        # No Python-level call before the placeholder is gone: a KeyboardInterrupt delivered
+        # at such a call would leave it, and the thread unrecorded from then on.
+        ident = _get_ident()
+        waiting = self._waiting.get(ident)
+        if waiting:
+            if waiting > 1:
+                self._waiting[ident] = waiting - 1
+            else:
+                del self._waiting[ident]
+            return
+        ts = self._threads.get(ident)
+        if ts is None:
+            ts = self._adopted.get(ident)
+        if ts is not None:
+            stack = ts.stack
+            if stack and stack[-1][CODE] is AT_WORK:  # (gone if the stream ended inside)
+                stack.pop()
+
+    def busy(self) -> bool:
+        """Is the recorder at work on the calling thread?"""
+        ident = _get_ident()
+        if self._waiting.get(ident):
+            return True
+        ts = self._threads.get(ident)
+        if ts is None:
+            ts = self._adopted.get(ident)
+        return ts is not None and bool(ts.stack) and ts.stack[-1][CODE] is AT_WORK
+
+
+class _NoRecording:
+    """An :class:`AtWork` stand-in where nothing records (the import hook or output capture
+    used without a session)."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc_info: Any) -> None:
+        pass
+
+    @staticmethod
+    def busy() -> bool:
+        return False
+
+
+NO_RECORDING = _NoRecording()
+
+
 class _Sentinel:
     """Stored in a ``threading.local``; it dies with its thread, which tells us the end."""
 
@@ -136,6 +248,10 @@ class Normaliser:
         #: limit: delayed, not lost.
         self.recursion_errors = 0
         self.closed = False
+        # ident -> placeholders owed to a thread with no state yet (see AtWork)
+        self._work_waiting: Dict[int, int] = {}
+        #: ``with normaliser.at_work:`` the recorder's own work on this thread (AtWork).
+        self.at_work = AtWork(self._threads, self._adopted, self._work_waiting)
 
     # -- threads -------------------------------------------------------------------------
 
@@ -161,6 +277,9 @@ class Normaliser:
         if ts is None:
             ts = self._new_thread(ident)
         self._plant_sentinel(ts)
+        waiting = self._work_waiting.pop(ident, 0)
+        if waiting:  # the thread's first event comes while the recorder works on it
+            ts.stack.extend([AT_WORK, None, AT_WORK, None, None] for _ in range(waiting))
         self._threads[ident] = ts
         return ts
 
@@ -217,7 +336,8 @@ class Normaliser:
             act = stack[-1]
             depth = len(stack)
             stack.pop()
-            self._send(DETACH, ts, act[INFO], act[LAST_LINE], None, depth)
+            if act[CODE] is not AT_WORK:
+                self._send(DETACH, ts, act[INFO], act[LAST_LINE], None, depth)
         self._send(THREAD_END, ts, None, None, ThreadInfo(ts.serial, ts.ident, ts.name), 0)
 
     def close(self) -> None:
@@ -241,7 +361,7 @@ class Normaliser:
             self.failed(exc)
             return
         if not ts.ended:
-            self._send(kind, ts, None, None, info, len(ts.stack))
+            self._send(kind, ts, None, None, info, open_depth(ts.stack))
 
     def _send(self, kind: Kind, ts: ThreadState, info: Optional[CodeInfo], line: Optional[int],
               value: Any, depth: int) -> None:
@@ -289,6 +409,7 @@ class Normaliser:
         getframe = sys._getframe
         # 3.8 only: what clears the thread's overflow state after a RecursionError
         recover = recursion.recover if env.RECURSION_OVERFLOW_STICKY else None
+        at_work = AT_WORK
 
         def drain() -> None:
             """Run the waiting work, oldest first, until a piece still has no room (it stays
@@ -355,6 +476,9 @@ class Normaliser:
                 parent = stack[-1] if stack else None
                 stack.append([code, info, None, None, None])
                 if parent is not None and parent[2] is not None:  # R4
+                    if parent[2] is at_work:  # the recorder's own work (AtWork)
+                        del stack[-1]
+                        return
                     backlog += ((emit, (HANDLED, ts, parent[1], parent[4], parent[2],
                                         depth - 1, None)),)
                     parent[2] = None
@@ -396,6 +520,9 @@ class Normaliser:
                 parent = stack[-1] if stack else None
                 stack.append([code, info, None, None, line])
                 if parent is not None and parent[2] is not None:  # R4
+                    if parent[2] is at_work:  # the recorder's own work (AtWork)
+                        del stack[-1]
+                        return
                     backlog += ((emit, (HANDLED, ts, parent[1], parent[4], parent[2],
                                         depth - 1, None)),)
                     parent[2] = None

@@ -58,7 +58,9 @@ class MonitoringBackend:
         self._norm = normaliser
         self._wants_frames = wants_frames
         self.tool_id: Optional[int] = None
+        #: id(code) -> {offset: line} (see _line_of), dropped when the code object dies
         self._lines: Dict[int, Dict[int, int]] = {}
+        catalog.lifetimes.register(self._lines)
         self._single: Optional[ThreadState] = None
         self._single_ident = 0
         self.stopped = False
@@ -146,6 +148,7 @@ class MonitoringBackend:
         """The line of a bytecode offset (for RESUME's R6 seed), a map built once per code."""
         lines = self._lines.get(id(code))
         if lines is None:
+            self._catalog.lifetimes.watch(code)  # (it is already: the catalog met it)
             lines = self._lines[id(code)] = {}
             for start, end, line in code.co_lines():  # type: ignore[attr-defined]
                 if line is not None:

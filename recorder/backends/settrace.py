@@ -30,6 +30,7 @@ from recorder import env, own_threads, recursion
 from recorder.codes import CodeCatalog
 from recorder.errors import BackendError
 from recorder.events import Kind
+from recorder.lifetimes import CodeLifetimes
 from recorder.normalise import Normaliser, ThreadState
 
 RETURN, YIELD, UNWIND = Kind.RETURN, Kind.YIELD, Kind.UNWIND
@@ -47,14 +48,17 @@ TraceFunction = Callable[[FrameType, str, Any], Any]
 class _Bytecode:
     """``co_code`` per code object, cached because 3.11+ rebuilds it on every access."""
 
-    def __init__(self) -> None:
-        #: id(code) -> co_code (read directly by the local trace function)
+    def __init__(self, lifetimes: CodeLifetimes) -> None:
+        #: id(code) -> co_code (read directly by the local trace function), dropped when
+        #: the code object dies: its id may then be reused
         self.by_id: Dict[int, bytes] = {}
+        self._lifetimes = lifetimes
+        lifetimes.register(self.by_id)
 
     def get(self, code: CodeType) -> bytes:
-        # The catalog keeps every recorded code object alive, so its id stays unique.
         ops = self.by_id.get(id(code))
         if ops is None:
+            self._lifetimes.watch(code)  # (it is already: the catalog met it)
             ops = self.by_id[id(code)] = code.co_code
         return ops
 
@@ -98,7 +102,7 @@ class SettraceBackend:
         self._catalog = catalog
         self._norm = normaliser
         self._wants_frames = wants_frames
-        self._bytecode = _Bytecode()
+        self._bytecode = _Bytecode(catalog.lifetimes)
         self._tracers: Dict[int, Tuple[TraceFunction, TraceFunction]] = {}
         self._locals: List[TraceFunction] = []
         self.started = False

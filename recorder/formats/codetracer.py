@@ -152,7 +152,8 @@ def _inlined_comprehension_opcode() -> Optional[int]:
 
 
 class _Code:
-    """What one stream knows about one code object (keyed by its CodeInfo)."""
+    """What one stream knows about one code object (keyed by its CodeInfo, dropped when the
+    code object dies: :meth:`CodeTracerWriter.release_code`)."""
 
     __slots__ = ("step", "lines", "call_step", "call", "argnames", "filtered", "locals_ok",
                  "path_id", "function_id", "firstlineno", "values", "vkind", "vars",
@@ -611,6 +612,16 @@ class CodeTracerWriter:
         for st in streams:
             st.enc.use_reprs(reprs)
         self._write_metadata(complete=False)
+
+    def release_code(self, info: CodeInfo) -> None:
+        """The code object behind ``info`` has died (the session's code catalog says so):
+        drop what every stream cached for it (its records, the last values it showed), so
+        code made at run time does not accumulate. Its Function id stays: a code object
+        made again with the same path, line and name gets the same one. Runs on whatever
+        thread freed the code, at any point: no lock, single dict operations only."""
+        for st in list(self._streams.values()) + [self._main]:
+            st.codes.pop(info, None)
+            st.hidden_ret.pop(info, None)
 
     def use_filters(self, filters: Any) -> None:
         """Apply a :class:`recorder.filters.FilterEngine`'s value rules (the session calls
