@@ -128,6 +128,9 @@ class Normaliser:
         self._lock = threading.Lock()
         #: RecursionErrors met in the sink or the rules (the events were delayed, not lost).
         self.recursion_errors = 0
+        #: What the recording misses (see :meth:`gap`), for API users; the trace writer
+        #: puts the same in trace_metadata.json.
+        self.gaps: List[Dict[str, Any]] = []
         self.closed = False
 
     # -- threads -------------------------------------------------------------------------
@@ -231,6 +234,33 @@ class Normaliser:
         try:
             self._sink.emit(kind, ts, info, line, value, depth, None)
         except BaseException as exc:
+            self.failed(exc)
+
+    def gap(self, ts: Optional[ThreadState], kind: str, reason: str, **detail: Any) -> None:
+        """From here on, part of the program is not recorded on ``ts`` (None: anywhere):
+        ``kind`` names the cause, ``reason`` says it in words, ``detail`` adds facts. A sink
+        with a ``gap(thread, entry, where)`` method is told, with the open function and
+        its last line; :meth:`gap_end` ends the gap where recording goes on."""
+        entry: Dict[str, Any] = {"kind": kind, "reason": reason}
+        entry.update(detail)
+        self.gaps.append(entry)
+        self._tell_sink("gap", ts, entry)
+
+    def gap_end(self, ts: ThreadState, kind: str) -> None:
+        """The gap of ``kind`` opened on ``ts`` ends: recording goes on from here."""
+        self._tell_sink("gap_end", ts, kind)
+
+    def _tell_sink(self, method: str, ts: Optional[ThreadState], what: Any) -> None:
+        tell = getattr(self._sink, method, None)
+        if tell is None or self.closed:
+            return
+        where = None
+        if ts is not None and ts.stack:
+            act = ts.stack[-1]
+            where = (act[INFO], act[LAST_LINE])
+        try:
+            tell(ts, what, where)
+        except Exception as exc:
             self.failed(exc)
 
     def failed(self, exc: BaseException) -> None:

@@ -18,7 +18,7 @@ from recorder.backends import select
 from recorder.codes import CodeCatalog
 from recorder.config import Config
 from recorder.errors import RecorderError, SinkError, warn
-from recorder.events import CallbackSink, Event, Sink
+from recorder.events import CallbackSink, Event, Kind, Sink
 from recorder.filters import FilterChain, FilterEngine, load_chain
 from recorder.identity import ModuleResolver
 from recorder.importhook import ImportHook
@@ -60,7 +60,7 @@ class Session:
         selection = select(config.backend)
         self.backend_name = selection.name
         if hasattr(self.sink, "backend") and getattr(self.sink, "backend") is None:
-            # The trace writer records the backend and guards settrace-only hazards by it.
+            # The trace writer records the backend in its metadata.
             self.sink.backend = selection.name  # type: ignore[attr-defined]
         #: Why this backend was chosen, in words (also written to trace metadata).
         self.backend_reason = selection.reason
@@ -69,13 +69,17 @@ class Session:
         self.resolver = ModuleResolver(debug=config.log == "debug")
         #: Scope and value rules, asking that same resolver (recorder/filters.py).
         self.filters = FilterEngine(chain, self.resolver)
-        self.catalog = CodeCatalog(self.filters, self.resolver.label_for)
+        wants_frames = bool(getattr(self.sink, "wants_frames", False))
+        reads = getattr(self.sink, "reads_locals", None)
+        if reads is None:  # a sink that gets frames may read their locals at any of them
+            reads = (Kind.CALL, Kind.LINE) if wants_frames else ()
+        self.catalog = CodeCatalog(self.filters, self.resolver.label_for,
+                                   backend=selection.name, sink_reads=reads)
         if hasattr(self.sink, "use_filters"):
             self.sink.use_filters(self.filters)  # type: ignore[attr-defined]
         self.normaliser = Normaliser(self.sink, self._failed)
         self.import_hook = ImportHook(self.resolver, self.normaliser.imported)
-        self.backend = selection.backend(self.catalog, self.normaliser,
-                                         bool(getattr(self.sink, "wants_frames", False)))
+        self.backend = selection.backend(self.catalog, self.normaliser, wants_frames)
         self.active = False
         self.failure: Optional[str] = None
 

@@ -17,17 +17,23 @@ Another trace function already installed on the installing thread is refused wit
 error rather than displaced or chained: displacing breaks a debugger or coverage silently, and
 chaining would run someone else's tracer inside ours on every event. On 3.12+ the default
 monitoring backend coexists with settrace tools.
+
+Cell variables: before 3.13 CPython writes the ``f_locals`` snapshot back into the frame after
+a trace callback (on 3.8-3.10 after every one), cells included, which can undo another
+thread's store. Frames of code whose ``CodeInfo.locals_sync`` says so get ``local_sync``,
+which refreshes the snapshot as its very last action (recorder/codes.py).
 """
 from __future__ import annotations
 
+import _thread
 import opcode
 import sys
 import threading
 from types import CodeType, FrameType
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from recorder import env
-from recorder.codes import CodeCatalog
+from recorder.codes import SYNC_ALL, CodeCatalog
 from recorder.errors import BackendError
 from recorder.events import Kind
 from recorder.normalise import Normaliser, ThreadState
@@ -99,8 +105,10 @@ class SettraceBackend:
         self._norm = normaliser
         self._wants_frames = wants_frames
         self._bytecode = _Bytecode()
-        self._tracers: Dict[int, Tuple[TraceFunction, TraceFunction]] = {}
+        self._tracers: Dict[int, Tuple[TraceFunction, TraceFunction, TraceFunction]] = {}
         self._locals: List[TraceFunction] = []
+        #: (thread serial, id(code)) whose lines were turned off (see _lines_off)
+        self._lines_off_noted: Set[Tuple[int, int]] = set()
         self.started = False
         self.stopped = False
 
@@ -117,15 +125,14 @@ class SettraceBackend:
         norm = self._norm
         me = threading.get_ident()
         ts = norm.thread_state()
-        global_, local = self._tracer_for(ts)
-        self._attach_stack(ts, sys._getframe(1), local)
+        global_ = self._tracer_for(ts)[0]
+        self._attach_stack(ts, sys._getframe(1))
         if env.HAS_SETTRACE_ALL_THREADS:
             # Reach threads that are already running (3.12+): adopt their open frames now,
             # their next calls go through the installer.
             for ident, frame in sys._current_frames().items():
                 if ident != me:
-                    other = norm.adopt_thread(ident)
-                    self._attach_stack(other, frame, self._tracer_for(other)[1])
+                    self._attach_stack(norm.adopt_thread(ident), frame)
             threading.settrace_all_threads(self._install_on_thread)  # type: ignore[attr-defined]
         else:
             threading.settrace(self._install_on_thread)
@@ -149,10 +156,13 @@ class SettraceBackend:
                     frame.f_trace = None
                 frame = frame.f_back
 
-    def _attach_stack(self, ts: ThreadState, innermost: Optional[FrameType],
-                      local: TraceFunction) -> None:
+    def _attach_stack(self, ts: ThreadState, innermost: Optional[FrameType]) -> None:
         """R9: ATTACH the recorded frames already running, outermost first, and give each
-        our local tracer so that its lines and its return are seen (as pdb does)."""
+        our local tracer so that its lines and its return are seen (as pdb does). A frame
+        whose cells need protection gets the refreshing tracer for every event: the sink
+        may have read its locals here, outside any callback, and CPython then writes the
+        snapshot back after the frame's next callback, whatever it is."""
+        _global, local, local_sync = self._tracer_for(ts)
         frames = []
         frame = innermost
         while frame is not None:
@@ -163,7 +173,7 @@ class SettraceBackend:
             if info is not None:
                 ts.rules.attach(frame.f_code, info, frame.f_lineno,
                                 frame if self._wants_frames else None)
-                frame.f_trace = local
+                frame.f_trace = local_sync if info.locals_sync else local
 
     def _install_on_thread(self, frame: FrameType, event: str, arg: Any) -> Any:
         """``threading.settrace`` hook: runs once per new thread, then hands over."""
@@ -180,17 +190,43 @@ class SettraceBackend:
 
     # -- the tracing loop ----------------------------------------------------------------------
 
-    def _tracer_for(self, ts: ThreadState) -> Tuple[TraceFunction, TraceFunction]:
+    def _tracer_for(self, ts: ThreadState
+                    ) -> Tuple[TraceFunction, TraceFunction, TraceFunction]:
         # Keyed by our serial, not the ident: idents are reused by later threads.
-        pair = self._tracers.get(ts.serial)
-        if pair is None:
-            pair = self._tracers[ts.serial] = self._make_tracer(ts)
-            self._locals.append(pair[1])
-        return pair
+        tracers = self._tracers.get(ts.serial)
+        if tracers is None:
+            tracers = self._tracers[ts.serial] = self._make_tracer(ts)
+            self._locals += tracers[1:]
+        return tracers
 
-    def _make_tracer(self, ts: ThreadState) -> Tuple[TraceFunction, TraceFunction]:
-        """Build the thread's (global, local) trace functions as closures: every name they
-        use is a cell or a local, the cheapest lookups the interpreter has."""
+    def _lines_off(self, ts: ThreadState, frame: FrameType) -> None:
+        """3.8-3.9 (env.SETTRACE_REFRESH_RACES_WRITE_BACK), several threads running: stop
+        the line events of a frame with cell variables (each is a callback in which another
+        thread's store to a cell can be lost), and say so in the trace, once per code
+        object and thread."""
+        frame.f_trace_lines = False
+        code = frame.f_code
+        key = (ts.serial, id(code))
+        if key not in self._lines_off_noted:
+            self._lines_off_noted.add(key)
+            info = self._catalog.infos.get(id(code))
+            self._norm.gap(ts, "closure-lines",
+                           "line events (and the values shown with them) of a function with "
+                           "closure variables are not recorded while more than one thread "
+                           "runs: on Python 3.8 and 3.9 each of them could lose another "
+                           "thread's update of those variables",
+                           function=info.label if info is not None else code.co_name)
+
+    def _make_tracer(self, ts: ThreadState
+                     ) -> Tuple[TraceFunction, TraceFunction, TraceFunction]:
+        """Build the thread's global and local trace functions as closures: every name they
+        use is a cell or a local, the cheapest lookups the interpreter has.
+
+        ``local_sync`` is the local trace function of frames whose cell variables CPython
+        would overwrite with a stale ``f_locals`` snapshot (``CodeInfo.locals_sync``, see
+        recorder/codes.py): it reads ``frame.f_locals`` once more as its very last action,
+        which refreshes the snapshot from the live cells just before CPython writes it
+        back, so a value another thread stored meanwhile survives."""
         rules = ts.rules
         on_call, on_resume, on_line = rules.call, rules.resume, rules.line
         on_return, on_yield, on_unwind, on_raise = (rules.return_, rules.yield_, rules.unwind,
@@ -207,6 +243,10 @@ class SettraceBackend:
         stack = ts.stack
         _id = id
         missing = _MISSING
+        sync_all = SYNC_ALL
+        lines_race = env.SETTRACE_REFRESH_RACES_WRITE_BACK
+        threads_running = _thread._count  # other threads than the main one, alive
+        lines_off = self._lines_off
 
         def global_trace(frame: FrameType, event: str, arg: Any) -> Any:
             if backend.stopped:
@@ -223,6 +263,12 @@ class SettraceBackend:
                     on_resume(code, info, frame.f_lineno, frame if want else None)
                 else:
                     on_call(code, info, frame if want else None)
+                if info.locals_sync:
+                    tracer = local_sync if info.locals_sync == sync_all else local_trace
+                    if lines_race and threads_running():
+                        lines_off(ts, frame)
+                    frame.f_locals  # the refresh (see local_sync): nothing may follow it
+                    return tracer
                 return local_trace
             except BaseException as exc:
                 fail(exc)
@@ -261,4 +307,14 @@ class SettraceBackend:
                 fail(exc)
                 return None
 
-        return global_trace, local_trace
+        def local_sync(frame: FrameType, event: str, arg: Any) -> Any:
+            tracer = local_sync if local_trace(frame, event, arg) is not None else None
+            try:
+                if lines_race and event == "line" and threads_running():
+                    lines_off(ts, frame)
+                frame.f_locals  # the refresh: the last action before CPython's write-back
+            except BaseException as exc:
+                fail(exc)
+            return tracer
+
+        return global_trace, local_trace, local_sync
