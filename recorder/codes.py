@@ -32,6 +32,8 @@ SYNC_NONE = 0  # no cell or free variable, or no write-back on this backend/inte
 SYNC_CALL = 1  # refresh at the end of the 'call' callback (the sink reads arguments there)
 SYNC_ALL = 2  # refresh at the end of every callback of the frame
 
+_UNDECIDED = object()
+
 #: The code kinds a :class:`CodeInfo` can have (docs/events.md).
 def code_kind(code: CodeType) -> str:
     """Classify a code object from its name and flags."""
@@ -128,6 +130,14 @@ class CodeCatalog:
                         locals_sync(code, self._settrace, readable, self._sink_reads),
                         not self._settrace and not env.F_LOCALS_IS_PROXY
                         and bool(code.co_flags & CO_OPTIMIZED))
+
+    def would_record(self, code: CodeType) -> bool:
+        """Would ``code`` be recorded? Decided without a frame and without caching the
+        answer (the real decision comes when it runs)."""
+        info = self.infos.get(id(code), _UNDECIDED)
+        if info is not _UNDECIDED:
+            return info is not None
+        return bool(self._in_scope(code, None))
 
     def codes(self) -> List[CodeType]:
         """Every code object decided so far (the monitoring backend resets their events)."""
