@@ -78,6 +78,11 @@ SETTRACE_WRITES_BACK_READ_LOCALS: bool = (3, 11) <= PYVERSION < (3, 13)
 #: 3.8 keeps the path as given on the command line.
 SCRIPT_PATH_ABSOLUTE: bool = PYVERSION >= (3, 9)
 
+#: 3.13: while any sys.monitoring tool has events set, settrace's 'opcode' events are not
+#: delivered, so pdb's ``breakpoint()`` (which stops at the next instruction through them)
+#: stops at the next line instead. Not the recorder's doing: any tool causes it.
+MONITORING_HIDES_SETTRACE_OPCODES: bool = PYVERSION >= (3, 13)
+
 #: sys.monitoring tool ids we may take, in order of preference. 0 debugger, 1 coverage,
 #: 2 profiler (cProfile on 3.12+), 5 optimizer are conventionally owned by others.
 MONITORING_TOOL_IDS = (4, 3)

@@ -205,6 +205,37 @@ class Normaliser:
             self._send(DETACH, ts, act[INFO], act[LAST_LINE], None, depth)
         self._send(THREAD_END, ts, None, None, ThreadInfo(ts.serial, ts.ident, ts.name), 0)
 
+    def resync(self, ts: ThreadState, running: List[tuple], want_frames: bool,
+               on_loss: Callable[[], Any], apply: bool = True) -> List[tuple]:
+        """After a time in which the backend may have missed ``ts``'s events, bring its
+        shadow stack in line with the recorded frames really running on its thread
+        (``running``: ``(code, info, frame)``, outermost first).
+
+        Recorded code may have run unseen if a recorded frame was running then (it may
+        have made calls that started and ended unseen, even while its own lines were
+        recorded): ``on_loss()`` is called first, before any event. Activations no longer
+        running are closed with DETACH (innermost first), frames that started meanwhile are
+        opened with ATTACH, and returned. ``apply`` False: only find out, change nothing."""
+        stack = ts.stack
+        if not (stack or running) or ts.ended:
+            return []
+        on_loss()
+        if not apply:
+            return []
+        same = 0
+        while (same < len(stack) and same < len(running)
+               and stack[same][CODE] is running[same][0]):
+            same += 1
+        while len(stack) > same:
+            act = stack[-1]
+            depth = len(stack)
+            stack.pop()
+            self._send(DETACH, ts, act[INFO], act[LAST_LINE], None, depth)
+        started = running[same:]
+        for code, info, frame in started:
+            ts.rules.attach(code, info, frame.f_lineno, frame if want_frames else None)
+        return started
+
     def close(self) -> None:
         """End every thread's stream (the backend has stopped calling us)."""
         if self.closed:

@@ -164,12 +164,6 @@ DIFFERENCES: List[Difference] = [
         reason="at the recursion limit CPython unsets the settrace function, so what runs "
                "after it on that thread is not recorded",
         transform=drop_subtrees("after")),
-    Difference(
-        ("s35_program_settrace",), lambda version, backend: backend == "settrace",
-        issue="PEP 669 (sys.settrace has one slot per thread)",
-        reason="the program's own sys.settrace displaces the settrace backend while it is "
-               "installed, and sys.settrace(None) removes it",
-        transform=drop_subtrees("traced_by_program", "later")),
 ]
 
 

@@ -89,18 +89,3 @@ def test_monitoring_releases_its_tool_id():
         tool = session.backend.tool_id
         assert sys.monitoring.get_tool(tool) == "recorder"
     assert sys.monitoring.get_tool(tool) is None
-
-
-def test_settrace_refuses_to_displace_another_tracer():
-    def other(frame, event, arg):
-        return None
-
-    previous = sys.gettrace()
-    sys.settrace(other)
-    try:
-        with pytest.raises(BackendError, match="another trace function is already installed"):
-            recorder.install(lambda e: None, backend="settrace")
-        assert sys.gettrace() is other
-        assert recorder.uninstall() is None
-    finally:
-        sys.settrace(previous)
