@@ -9,18 +9,33 @@ be reused, so code made at run time (``eval``, ``exec``) costs no memory once it
 """
 from __future__ import annotations
 
+import opcode
 from types import CodeType, FrameType
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Collection, Dict, List, Optional
 
-from recorder.events import CodeInfo
+from recorder import env
+from recorder.events import CodeInfo, Kind
 from recorder.lifetimes import CodeLifetimes
 from recorder.qualname import qualname_of
 
 # code flags (the values of inspect.CO_*: importing inspect costs start-up; they never change)
-CO_NEWLOCALS, CO_GENERATOR, CO_COROUTINE = 0x2, 0x20, 0x80
+CO_OPTIMIZED, CO_NEWLOCALS, CO_GENERATOR, CO_COROUTINE = 0x1, 0x2, 0x20, 0x80
 CO_ITERABLE_COROUTINE, CO_ASYNC_GENERATOR = 0x100, 0x200
 _GENERATOR_FLAGS = (CO_GENERATOR | CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR)
 _COMPREHENSIONS = frozenset({"<listcomp>", "<setcomp>", "<dictcomp>"})
+#: 3.12+: the opcode that saves an outer variable around an inlined comprehension (PEP 709)
+_LOAD_FAST_AND_CLEAR = opcode.opmap.get("LOAD_FAST_AND_CLEAR")
+
+#: ``CodeInfo.locals_sync``: what the settrace backend does so that CPython's write-back of
+#: the ``f_locals`` snapshot (env.SETTRACE_SYNCS_LOCALS, env.SETTRACE_WRITES_BACK_READ_LOCALS)
+#: cannot put a stale value into a cell that other threads share. It reads
+#: ``frame.f_locals`` once more as the very last action of the callback, which refreshes the
+#: snapshot from the live cells just before CPython writes it back.
+SYNC_NONE = 0  # no cell or free variable, or no write-back on this backend/interpreter
+SYNC_CALL = 1  # refresh at the end of the 'call' callback (the sink reads arguments there)
+SYNC_ALL = 2  # refresh at the end of every callback of the frame
+
+_UNDECIDED = object()
 
 #: The code kinds a :class:`CodeInfo` can have (docs/events.md).
 def code_kind(code: CodeType) -> str:
@@ -56,18 +71,48 @@ ModuleLabeller = Callable[[CodeType, Optional[dict]], "tuple[Optional[str], Opti
 _TRACED = object()
 
 
+def locals_readable(code: CodeType, settrace: bool) -> bool:
+    """Can a callback read ``frame.f_locals`` at a line of ``code`` without corrupting it?
+    Not on 3.12 settrace in code holding an inlined comprehension (cpython gh-124118: the
+    write-back assigns None to the comprehension's hidden variables)."""
+    if not (settrace and env.SETTRACE_F_LOCALS_UNSAFE) or _LOAD_FAST_AND_CLEAR is None:
+        return True
+    return _LOAD_FAST_AND_CLEAR not in code.co_code[::2]
+
+
+def locals_sync(code: CodeType, settrace: bool, readable: bool,
+                sink_reads: Collection[Kind]) -> int:
+    """The ``SYNC_*`` protection ``code`` needs (see above). ``sink_reads``: the events at
+    which the sink reads ``frame.f_locals`` (CALL for arguments, LINE for the locals)."""
+    if not settrace or not (code.co_cellvars or code.co_freevars):
+        return SYNC_NONE
+    if env.SETTRACE_SYNCS_LOCALS:  # every callback is synced, whatever the sink reads
+        return SYNC_ALL
+    if env.SETTRACE_WRITES_BACK_READ_LOCALS:
+        if Kind.LINE in sink_reads and readable:
+            return SYNC_ALL
+        if Kind.CALL in sink_reads:
+            return SYNC_CALL
+    return SYNC_NONE
+
+
 class CodeCatalog:
     """``id(code) -> CodeInfo`` for traced code, ``None`` for skipped code.
 
+    ``backend``: the recording backend's name; ``sink_reads``: the events at which the sink
+    reads ``frame.f_locals``. Both decide the per-code ``locals_readable``/``locals_sync``.
     ``lifetimes`` (the session's, shared with the module resolver and the backends' own
     tables) drops an entry when its code object dies; :meth:`on_release` listeners (the
     writer, the filters) then drop what they cached for its :class:`CodeInfo`.
     """
 
     def __init__(self, in_scope: ScopePredicate, label_module: ModuleLabeller,
-                 lifetimes: Optional[CodeLifetimes] = None) -> None:
+                 lifetimes: Optional[CodeLifetimes] = None, backend: str = "monitoring",
+                 sink_reads: Collection[Kind] = ()) -> None:
         self._in_scope = in_scope
         self._label_module = label_module
+        self._settrace = backend == "settrace"
+        self._sink_reads = frozenset(sink_reads)
         #: The cache both backends read directly on their hot path.
         self.infos: Dict[int, Optional[CodeInfo]] = {}
         #: Watches every code object decided, for every table keyed by its id.
@@ -107,8 +152,20 @@ class CodeCatalog:
         label, module = self._label_module(code, frame.f_globals if frame is not None else None)
         if kind != "module" or not label:
             label = qualname
+        readable = locals_readable(code, self._settrace)
         return CodeInfo(code.co_filename, code.co_firstlineno, code.co_name, qualname, label,
-                        module, kind, bool(code.co_flags & _GENERATOR_FLAGS))
+                        module, kind, bool(code.co_flags & _GENERATOR_FLAGS), readable,
+                        locals_sync(code, self._settrace, readable, self._sink_reads),
+                        not self._settrace and not env.F_LOCALS_IS_PROXY
+                        and bool(code.co_flags & CO_OPTIMIZED))
+
+    def would_record(self, code: CodeType) -> bool:
+        """Would ``code`` be recorded? Decided without a frame and without caching the
+        answer (the real decision comes when it runs)."""
+        info = self.infos.get(id(code), _UNDECIDED)
+        if info is not _UNDECIDED:
+            return info is not None
+        return bool(self._in_scope(code, None))
 
     def codes(self) -> List[CodeType]:
         """Every code object decided so far and still alive (the monitoring backend resets

@@ -247,6 +247,9 @@ class Normaliser:
         #: Pieces of work (rule calls, events) that waited for room at the program's recursion
         #: limit: delayed, not lost.
         self.recursion_errors = 0
+        #: What the recording misses (see :meth:`gap`), for API users; the trace writer
+        #: puts the same in trace_metadata.json.
+        self.gaps: List[Dict[str, Any]] = []
         self.closed = False
         # ident -> placeholders owed to a thread with no state yet (see AtWork)
         self._work_waiting: Dict[int, int] = {}
@@ -340,6 +343,37 @@ class Normaliser:
                 self._send(DETACH, ts, act[INFO], act[LAST_LINE], None, depth)
         self._send(THREAD_END, ts, None, None, ThreadInfo(ts.serial, ts.ident, ts.name), 0)
 
+    def resync(self, ts: ThreadState, running: List[tuple], want_frames: bool,
+               on_loss: Callable[[], Any], apply: bool = True) -> List[tuple]:
+        """After a time in which the backend may have missed ``ts``'s events, bring its
+        shadow stack in line with the recorded frames really running on its thread
+        (``running``: ``(code, info, frame)``, outermost first).
+
+        Recorded code may have run unseen if a recorded frame was running then (it may
+        have made calls that started and ended unseen, even while its own lines were
+        recorded): ``on_loss()`` is called first, before any event. Activations no longer
+        running are closed with DETACH (innermost first), frames that started meanwhile are
+        opened with ATTACH, and returned. ``apply`` False: only find out, change nothing."""
+        stack = ts.stack
+        if not (stack or running) or ts.ended:
+            return []
+        on_loss()
+        if not apply:
+            return []
+        same = 0
+        while (same < len(stack) and same < len(running)
+               and stack[same][CODE] is running[same][0]):
+            same += 1
+        while len(stack) > same:
+            act = stack[-1]
+            depth = len(stack)
+            stack.pop()
+            self._send(DETACH, ts, act[INFO], act[LAST_LINE], None, depth)
+        started = running[same:]
+        for code, info, frame in started:
+            ts.rules.attach(code, info, frame.f_lineno, frame if want_frames else None)
+        return started
+
     def close(self) -> None:
         """End every thread's stream (the backend has stopped calling us)."""
         if self.closed:
@@ -369,6 +403,33 @@ class Normaliser:
         try:
             self._sink.emit(kind, ts, info, line, value, depth, None)
         except BaseException as exc:
+            self.failed(exc)
+
+    def gap(self, ts: Optional[ThreadState], kind: str, reason: str, **detail: Any) -> None:
+        """From here on, part of the program is not recorded on ``ts`` (None: anywhere):
+        ``kind`` names the cause, ``reason`` says it in words, ``detail`` adds facts. A sink
+        with a ``gap(thread, entry, where)`` method is told, with the open function and
+        its last line; :meth:`gap_end` ends the gap where recording goes on."""
+        entry: Dict[str, Any] = {"kind": kind, "reason": reason}
+        entry.update(detail)
+        self.gaps.append(entry)
+        self._tell_sink("gap", ts, entry)
+
+    def gap_end(self, ts: ThreadState, kind: str) -> None:
+        """The gap of ``kind`` opened on ``ts`` ends: recording goes on from here."""
+        self._tell_sink("gap_end", ts, kind)
+
+    def _tell_sink(self, method: str, ts: Optional[ThreadState], what: Any) -> None:
+        tell = getattr(self._sink, method, None)
+        if tell is None or self.closed:
+            return
+        where = None
+        if ts is not None and ts.stack:
+            act = ts.stack[-1]
+            where = (act[INFO], act[LAST_LINE])
+        try:
+            tell(ts, what, where)
+        except Exception as exc:
             self.failed(exc)
 
     def failed(self, exc: BaseException) -> None:

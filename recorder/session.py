@@ -23,7 +23,7 @@ from recorder.backends import Selection, select
 from recorder.codes import CodeCatalog
 from recorder.config import Config
 from recorder.errors import RecorderError, SinkError, warn
-from recorder.events import CallbackSink, Event, Sink
+from recorder.events import CallbackSink, Event, Kind, Sink
 from recorder.filters import FilterChain, FilterEngine, load_chain
 from recorder.identity import ModuleResolver
 from recorder.importhook import ImportHook
@@ -76,7 +76,7 @@ class Session:
             selection = select(config.backend)
         self.backend_name = selection.name
         if hasattr(self.sink, "backend") and getattr(self.sink, "backend") is None:
-            # The trace writer records the backend and guards settrace-only hazards by it.
+            # The trace writer records the backend in its metadata.
             self.sink.backend = selection.name  # type: ignore[attr-defined]
         if hasattr(self.sink, "use_reprs") and getattr(self.sink, "reprs", None) is None:
             # A trace writer made without ``reprs=`` follows the configuration.
@@ -91,7 +91,12 @@ class Session:
         self.resolver = ModuleResolver(debug=config.log == "debug", lifetimes=lifetimes)
         #: Scope and value rules, asking that same resolver (recorder/filters.py).
         self.filters = FilterEngine(chain, self.resolver)
-        self.catalog = CodeCatalog(self._in_scope, self.resolver.label_for, lifetimes)
+        wants_frames = bool(getattr(self.sink, "wants_frames", False))
+        reads = getattr(self.sink, "reads_locals", None)
+        if reads is None:  # a sink that gets frames may read their locals at any of them
+            reads = (Kind.CALL, Kind.LINE) if wants_frames else ()
+        self.catalog = CodeCatalog(self._in_scope, self.resolver.label_for, lifetimes,
+                                   backend=selection.name, sink_reads=reads)
         self.catalog.on_release(self.filters.release_code)
         if hasattr(self.sink, "release_code"):
             self.catalog.on_release(self.sink.release_code)  # type: ignore[attr-defined]
@@ -103,8 +108,7 @@ class Session:
         #: outside a trace callback: nothing it runs is recorded (normalise.AtWork).
         self.at_work = self.normaliser.at_work
         self.import_hook = ImportHook(self.resolver, self.normaliser.imported, self.at_work)
-        self.backend = selection.backend(self.catalog, self.normaliser,
-                                         bool(getattr(self.sink, "wants_frames", False)))
+        self.backend = selection.backend(self.catalog, self.normaliser, wants_frames)
         self.active = False
         self.failure: Optional[str] = None
         self._launcher: List[CodeType] = []

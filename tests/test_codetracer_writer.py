@@ -13,7 +13,6 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
-from recorder import env
 from recorder.events import CodeInfo, Kind, ThreadInfo
 from recorder.formats import CodeTracerWriter, TraceDirError, check_balance, read_trace_dir
 from recorder.formats.reader import EventReader, read_events, repair_trace
@@ -940,8 +939,10 @@ def test_record_output_events(out: str) -> None:
     assert json.loads(evs[0]["metadata"]) == {"stream": "stdout", "thread": 1}
 
 
-@pytest.mark.skipif(not env.SETTRACE_F_LOCALS_UNSAFE, reason="3.12 settrace only")
-def test_settrace_312_skips_locals_in_code_with_inlined_comprehensions(out: str) -> None:
+def test_no_locals_where_the_code_says_they_are_unreadable(out: str) -> None:
+    """``CodeInfo.locals_readable`` false (3.12 settrace, code with an inlined
+    comprehension: recorder.codes decides it, test_codes checks that): no Values after its
+    Steps, while other code still shows its locals."""
     def with_comp() -> FrameType:
         xs = [i for i in range(3)]  # noqa: F841
         return sys._getframe()
@@ -949,6 +950,7 @@ def test_settrace_312_skips_locals_in_code_with_inlined_comprehensions(out: str)
     w = CodeTracerWriter(out, program=HERE, backend="settrace")
     d = Driver(w)
     c1, c2 = code(HERE, 10, "with_comp"), code(HERE, 40, "a_frame")
+    c1.locals_readable = False
     d.call(c1, with_comp())
     d.line(c1, 11, with_comp())
     d.ret(c1)

@@ -194,13 +194,6 @@ DIFFERENCES: List[Difference] = [
                "thread is not recorded, its open activations end with DETACH",
         transform=end_thread_at_exception("down")),
     Difference(
-        ("s35_program_settrace",), lambda version, backend: backend == "settrace",
-        issue="PEP 669 (sys.settrace has one slot per thread)",
-        reason="the program's own sys.settrace displaces the settrace backend while it is "
-               "installed, and sys.settrace(None) removes it",
-        transform=lambda tree: closed_by_detach("main")(
-            drop_subtrees("traced_by_program", "later")(tree))),
-    Difference(
         ("s07_task_cancel",), lambda version, backend: version <= (3, 10),
         issue="gh-91195 (asyncio Task repr, 3.11)",
         reason="from 3.11 asyncio's repr of a task whose cancellation was requested says "

@@ -15,26 +15,35 @@ the ident; the first other thread switches every callback to the per-thread vari
 Tool id: 4, else 3 (0-2 and 5 belong to debuggers, coverage, profilers, optimizers); an id in
 use is never taken. Shutdown switches every event off, unregisters every callback and frees
 the id, because on 3.12/3.13 ``free_tool_id`` alone leaves callbacks firing.
+
+A ``DISABLE`` lasts until ``restart_events()``, which re-enables every tool's disabled
+events, not only ours (or until CPython re-instruments that code object for some tool). So a
+later recording prefers an id this process never recorded with; it calls
+``restart_events()`` only when no other tool holds an id (nobody else is touched), and
+otherwise leaves code skipped by the earlier recording possibly unrecorded, with one
+warning line and a gap in the trace.
 """
 from __future__ import annotations
 
 import sys
 import threading
 from types import CodeType, FrameType
-from typing import Any, Dict, Optional, Set
+from typing import Any, Dict, List, Optional
 
 from recorder import env
 from recorder.codes import CodeCatalog
-from recorder.errors import BackendError
+from recorder.errors import BackendError, warn
 from recorder.events import Kind
 from recorder.normalise import Normaliser, ThreadState
 
 _MISSING = object()
 RETURN, YIELD = Kind.RETURN, Kind.YIELD
 
-#: Tool ids that have been used by a recorder session in this process: reusing one needs
-#: ``restart_events()`` to undo the DISABLEs the earlier session returned.
-_USED_TOOL_IDS: Set[int] = set()
+#: Tool id -> the code objects a recorder session of this process returned DISABLE for with
+#: that id: they stay silent for the id until ``restart_events()`` (see the module doc).
+_DISABLED: Dict[int, List[CodeType]] = {}
+#: sys.monitoring tool ids: 0 to 5.
+_ALL_TOOL_IDS = range(6)
 
 
 def free_tool_id() -> Optional[int]:
@@ -69,16 +78,9 @@ class MonitoringBackend:
 
     def start(self) -> None:
         mon = sys.monitoring  # type: ignore[attr-defined]
-        tool = free_tool_id()
-        if tool is None:
-            raise BackendError("no sys.monitoring tool id is free (tried %s: held by %s)" % (
-                ", ".join(map(str, env.MONITORING_TOOL_IDS)),
-                ", ".join(repr(mon.get_tool(t)) for t in env.MONITORING_TOOL_IDS)))
-        mon.use_tool_id(tool, "recorder")
-        self.tool_id = tool
-        if tool in _USED_TOOL_IDS:
-            mon.restart_events()
-        _USED_TOOL_IDS.add(tool)
+        self.tool_id = tool = self._take_tool_id()
+        if _DISABLED.get(tool):
+            self._undo_stale_disables(tool)
         E = mon.events
         self._local_events = (E.LINE | E.PY_RETURN | E.PY_YIELD | E.PY_RESUME
                               | E.STOP_ITERATION)
@@ -103,6 +105,46 @@ class MonitoringBackend:
             self._register(single=False)
         mon.set_events(tool, self._global_events)
 
+    def _take_tool_id(self) -> int:
+        """Take the first free id of env.MONITORING_TOOL_IDS, preferring one no earlier
+        recording of this process used (its DISABLEs would still hold). ``use_tool_id`` is
+        the check itself: another thread may take an id between a look and the taking."""
+        mon = sys.monitoring  # type: ignore[attr-defined]
+        order = sorted(env.MONITORING_TOOL_IDS, key=lambda t: bool(_DISABLED.get(t)))
+        for tool in order:
+            try:
+                mon.use_tool_id(tool, "recorder")
+            except ValueError:  # in use (perhaps taken since free_tool_id() looked)
+                continue
+            return tool
+        raise BackendError("no sys.monitoring tool id is free (tried %s: held by %s)" % (
+            ", ".join(map(str, env.MONITORING_TOOL_IDS)),
+            ", ".join(repr(mon.get_tool(t)) for t in env.MONITORING_TOOL_IDS)))
+
+    def _undo_stale_disables(self, tool: int) -> None:
+        """Code an earlier recording skipped with ``tool`` is still DISABLEd for it."""
+        mon = sys.monitoring  # type: ignore[attr-defined]
+        others = [t for t in _ALL_TOOL_IDS if t != tool and mon.get_tool(t) is not None]
+        stale = _DISABLED.pop(tool)
+        if not others:
+            mon.restart_events()  # resets only our own events: no other tool exists
+            _DISABLED.clear()  # every id's DISABLEs are gone
+            return
+        missed = [code for code in stale if self._catalog.would_record(code)]
+        if missed:
+            warn("sys.monitoring: %d code object%s skipped by an earlier recording in this "
+                 "process may stay unrecorded (restart_events() would also reset the events "
+                 "of %s): e.g. %s in %s" % (
+                     len(missed), "" if len(missed) == 1 else "s",
+                     ", ".join(repr(mon.get_tool(t)) for t in others),
+                     missed[0].co_name, missed[0].co_filename))
+            self._norm.gap(None, "monitoring-disabled",
+                           "code skipped by an earlier recording in this process may stay "
+                           "DISABLEd for this tool id (until CPython re-instruments it); "
+                           "restart_events() would reset the events of the other tools",
+                           functions=sorted({c.co_name for c in missed}))
+        _DISABLED[tool] = stale  # still disabled for the next recording with this id
+
     def stop(self) -> None:
         if self.stopped or self.tool_id is None:
             return
@@ -110,9 +152,12 @@ class MonitoringBackend:
         mon = sys.monitoring  # type: ignore[attr-defined]
         tool = self.tool_id
         mon.set_events(tool, 0)
+        skipped = _DISABLED.setdefault(tool, [])
         for code in self._catalog.codes():
             if self._catalog.infos.get(id(code)) is not None:
                 mon.set_local_events(tool, code, 0)
+            else:
+                skipped.append(code)
         for event in self._all_events():
             mon.register_callback(tool, event, None)
         mon.free_tool_id(tool)

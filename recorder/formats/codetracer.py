@@ -38,7 +38,6 @@ import types
 from types import FrameType
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from recorder import env
 from recorder.events import CodeInfo, Kind
 from recorder.formats.imports import FILE_NAME as IMPORTS_FILE, ImportLog
 from recorder.values import (TypeRegistry, ValueEncoder, ValueOptions, check_reprs,
@@ -146,11 +145,6 @@ def _write_json_atomic(path: str, data: Any) -> None:
     os.replace(tmp, path)
 
 
-def _inlined_comprehension_opcode() -> Optional[int]:
-    import opcode
-    return opcode.opmap.get("LOAD_FAST_AND_CLEAR")
-
-
 class _Code:
     """What one stream knows about one code object (keyed by its CodeInfo, dropped when the
     code object dies: :meth:`CodeTracerWriter.release_code`)."""
@@ -172,7 +166,8 @@ class _Code:
         self.argnames: Optional[Sequence[str]] = None
         #: module or class body: show the user's names only
         self.filtered = filtered
-        self.locals_ok: Optional[bool] = None
+        #: reading f_locals at a line is safe (CodeInfo.locals_readable)
+        self.locals_ok = True
         #: filters (docs/filters.md): the code's value decisions, "local" or "global", and
         #: per variable name its Value prefix (recorded), a 1-tuple holding the complete
         #: redacted record, or False (dropped); decided once per name
@@ -228,7 +223,7 @@ class _Stream:
         self.tick = 1  # the first call or return checks the clock
         self.depth = 0
         self.calls = 0
-        #: records written to the file (counted per write, not per record)
+        #: records written to the file so far (a gap's position is a record index)
         self.records = 0
         self.last_exc: Any = None
         self.last_exc_text = ""
@@ -286,6 +281,7 @@ class _Stream:
         line = info.firstlineno
         fid = self.function_id(filename, line, info.label)
         c = _Code(self.paths[filename], fid, line, info.kind in ("module", "class"))
+        c.locals_ok = info.locals_readable
         filters = self.writer.filters
         if filters is not None:
             c.values = values = filters.values_for(info)
@@ -417,10 +413,9 @@ class CodeTracerWriter:
     ``reprs``: ``"builtin"`` (only reprs implemented in C run; program objects are recorded
     from their state) or ``"program"`` (their own ``__repr__`` runs); None until a session
     applies its configuration (:meth:`use_reprs`), ``"builtin"`` meanwhile.
-    ``backend``: recorded in the metadata (may be assigned until the first event);
-    ``"settrace"`` on an interpreter with
-    ``env.SETTRACE_F_LOCALS_UNSAFE`` skips the Values after Steps in code objects holding
-    an inlined comprehension (reading ``f_locals`` there corrupts it, cpython gh-124118).
+    ``backend``: recorded in the metadata (may be assigned until the first event). The
+    Values after Steps are skipped in code whose ``CodeInfo.locals_readable`` is false
+    (reading ``f_locals`` there would corrupt the frame, see recorder/codes.py).
     ``metadata``: extra keys for ``trace_metadata.json`` (filters, ...).
 
     Raises :class:`TraceDirError` when ``out_dir`` cannot be created or written.
@@ -441,6 +436,10 @@ class CodeTracerWriter:
         self._full = values == "full"
         #: the normaliser passes frames only when this is true
         self.wants_frames = values != "none"
+        #: where ``frame.f_locals`` is read: arguments at CALL/ATTACH, locals at LINE
+        #: (recorder.codes decides per code object how the backend protects cells)
+        self.reads_locals = frozenset(
+            () if values == "none" else (_CALL,) if values == "args" else (_CALL, _LINE))
         self.value_options = value_options or ValueOptions()
         self.reprs = None if reprs is None else check_reprs(reprs)
         self.workdir = os.path.abspath(workdir or os.getcwd())
@@ -465,14 +464,16 @@ class CodeTracerWriter:
             toplevel_path = program if program and os.path.isfile(
                 os.path.join(self.workdir, program)) else "<toplevel>"
         self.toplevel_path = toplevel_path
-        self._lfac: Optional[int] = -1  # LOAD_FAST_AND_CLEAR, looked up on first need
         self._lock = threading.Lock()
+        self._meta_lock = threading.Lock()
         self._copied: set = set()
         self._abs_cache: Dict[str, str] = {}
         self._streams: Dict[int, _Stream] = {}
         self._by_ident: Dict[Optional[int], _Stream] = {}  # live streams by thread ident
         self._ended_threads: List[Dict[str, Any]] = []
         self._ended_records = 0  # records written by the streams of ended threads
+        #: what the recording misses, and from where (see :meth:`gap`)
+        self._gaps: List[Dict[str, Any]] = []
         self._ended_serials: set = set()
         self._main_ident = threading.main_thread().ident
         self._exit_status: Union[int, str, None] = None
@@ -685,6 +686,48 @@ class CodeTracerWriter:
         enc.attr_redactions = enc.attr_drops = 0
         filters.count(redactions, drops)
 
+    # -- gaps ----------------------------------------------------------------------------------
+    def gap(self, thread: Any, entry: Mapping[str, Any],
+            where: Optional[Tuple[CodeInfo, Optional[int]]]) -> None:
+        """Part of the program is not recorded from here on (``entry``: kind, reason and
+        details, from the normaliser). On ``thread`` (None: the whole process) the gap
+        starts after the records written so far, in ``where`` (the open function and its
+        last line). ``trace_metadata.json`` lists it under ``gaps`` and says
+        ``"complete": false``; it is rewritten now, so a killed process still says so."""
+        rec: Dict[str, Any] = dict(entry)
+        if thread is not None:
+            st = self._streams.get(thread.serial) or self._stream_for(thread)
+            rec["thread"] = thread.serial
+            rec["from"] = self._position(st, where)
+            rec["until"] = None
+        with self._lock:
+            self._gaps.append(rec)
+        self._write_metadata(complete=False)
+
+    def gap_end(self, thread: Any, kind: str,
+                where: Optional[Tuple[CodeInfo, Optional[int]]]) -> None:
+        """The open gap of ``kind`` on ``thread`` ends here: recording goes on."""
+        st = self._streams.get(thread.serial)
+        if st is None:
+            return
+        with self._lock:
+            for rec in reversed(self._gaps):
+                if (rec.get("thread") == thread.serial and rec["kind"] == kind
+                        and rec.get("until", 0) is None):
+                    rec["until"] = self._position(st, where)
+                    break
+
+    def _position(self, st: Optional[_Stream],
+                  where: Optional[Tuple[CodeInfo, Optional[int]]]) -> Dict[str, Any]:
+        """A point in a thread's file: the index of the next record (every record before it
+        was recorded), and the function and line the thread was in."""
+        pos: Dict[str, Any] = {"record": None if st is None else
+                               st.records + len(st.buf)}
+        if where is not None:
+            info, line = where
+            pos.update(function=info.label, path=self.absolute(info.filename), line=line)
+        return pos
+
     def detached(self, st: _Stream) -> str:
         """The return value of an activation closed by the recorder, not the program."""
         return st.enc.marker("<detached>", "<detached>")
@@ -811,7 +854,7 @@ class CodeTracerWriter:
                 c.last_args.clear()
                 c.epoch = len(secrets)
         if kind is not _RESUME and self._args_on and frame is not None:
-            args = self._call_args(st, c, frame)
+            args = self._call_args(st, c, frame, kind is _CALL and code.call_locals_droppable)
         st.last_exc = None
         buf.append(c.call_step)
         buf.append(c.call + args + "]}}")
@@ -833,7 +876,9 @@ class CodeTracerWriter:
         except RecursionError:
             pass  # no room at the program's recursion limit (see emit)
 
-    def _call_args(self, st: _Stream, c: _Code, frame: FrameType) -> str:
+    def _call_args(self, st: _Stream, c: _Code, frame: FrameType, drop: bool) -> str:
+        """The Call record's arguments (and their Value records). ``drop``: empty the
+        ``f_locals`` dict afterwards (``CodeInfo.call_locals_droppable``)."""
         names = c.argnames
         try:
             if names is None:
@@ -884,6 +929,8 @@ class CodeTracerWriter:
                     last_args[name] = (v, rec, arg)
                     if c.vars.get(name) is p:  # recorded as a local too (filters)
                         c.last[name] = (v, rec)  # the first Step's locals show it again
+            if drop:
+                loc.clear()
             return ",".join(out)
         except KeyboardInterrupt:
             raise
@@ -891,10 +938,7 @@ class CodeTracerWriter:
             return ""
 
     def _locals(self, st: _Stream, c: _Code, frame: FrameType) -> None:
-        ok = c.locals_ok
-        if ok is None:
-            ok = c.locals_ok = self._locals_safe(frame)
-        if not ok:
+        if not c.locals_ok:
             return
         secrets = self.secret_texts
         if secrets and len(secrets) != st.enc.secrets_seen:
@@ -948,22 +992,6 @@ class CodeTracerWriter:
         else:
             st.hide(c.vkind, 2)
         st.enc.remember(v, self.secret_texts)
-
-    def _locals_safe(self, frame: FrameType) -> bool:
-        """False where reading f_locals would corrupt the frame (3.12 settrace, a code
-        object with an inlined comprehension: cpython gh-124118)."""
-        if not env.SETTRACE_F_LOCALS_UNSAFE or self.backend != "settrace":
-            return True
-        op = self._lfac
-        if op == -1:
-            op = self._lfac = _inlined_comprehension_opcode()
-        if op is None:
-            return True
-        try:
-            co = frame.f_code.co_code
-        except Exception:
-            return False
-        return op not in co[::2]
 
     def _exception_text(self, st: _Stream, exc: Any) -> str:
         if exc is st.last_exc:
@@ -1126,9 +1154,15 @@ class CodeTracerWriter:
     def _write_metadata(self, complete: bool) -> None:
         if _getpid() != self._main.pid:
             return  # a forked child: the metadata is the parent's (as its data files are)
+        with self._meta_lock:  # threads noting gaps, and close(), write the same file
+            if complete or not self._closed:  # never an interim version after the final
+                self._write_metadata_locked(complete)
+
+    def _write_metadata_locked(self, complete: bool) -> None:
         with self._lock:
             others = list(self._ended_threads)
             others += [st.describe() for st in self._streams.values() if not st.main]
+            gaps = [dict(g) for g in self._gaps]
         threads = [self._main.describe()] + sorted(others, key=lambda t: t["serial"] or 0)
         impl = sys.implementation
         data: Dict[str, Any] = {
@@ -1144,7 +1178,8 @@ class CodeTracerWriter:
             "start_time": self.start_time,
             "end_time": self.end_time,
             "process_exit_status": self._exit_record(),
-            "complete": complete,
+            "complete": complete and not gaps,
+            "gaps": gaps,
             "threads": threads,
             "imports": {"file": IMPORTS_FILE if self._imports.count else None,
                         "count": self._imports.count},
