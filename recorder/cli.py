@@ -310,8 +310,10 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
     from recorder.report import EndOfRun, wanted
 
     status: Any = 0
-    # the frames between here and the program's own, hidden while recording (recursion.py)
-    session.entry_frames = recursion.entry_cost()
+    # the frames between here and the program's own, hidden while recording (recursion.py);
+    # the program runs two frames above this one: not from here, but from Run's caller
+    # (this generator's frame and Run.__enter__ are off the stack by then)
+    session.entry_frames = max(recursion.entry_cost() - 2, 0)
     restore = capture_output(writer, on_failure=session._failed, at_work=session.at_work)
     report = EndOfRun(writer, session.filters, config)
     # the end-of-run line, when stderr is a terminal (or --report), but never --quiet

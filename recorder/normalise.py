@@ -424,9 +424,11 @@ class Normaliser:
         if tell is None or self.closed:
             return
         where = None
-        if ts is not None and ts.stack:
-            act = ts.stack[-1]
-            where = (act[INFO], act[LAST_LINE])
+        if ts is not None:
+            for act in reversed(ts.stack):  # the program's innermost, not the recorder's work
+                if act[CODE] is not AT_WORK:
+                    where = (act[INFO], act[LAST_LINE])
+                    break
         try:
             tell(ts, what, where)
         except Exception as exc:
