@@ -12,6 +12,8 @@ Modes, each a fresh process running benchmarks/workloads.py ``main()``:
   trace         full recording: the CodeTracer trace writer with ``values="full"`` (the
                 CLI's default), streaming to a temporary directory
   trace-none    the same with ``values="none"``
+  trace-notime  ``trace`` without the call/return time stamps (``timing=False``), to
+                price them (docs/trace-format.md, "Time")
 Reported: the median of --repeat runs of the workload's wall time (start-up excluded),
 as a ratio to bare. Timing goals live here, never in tests.
 """
@@ -51,12 +53,13 @@ elif mode in ("null-sink", "events", "null-sink-settrace"):
         def close(self): pass
     backend = "settrace" if mode.endswith("settrace") else None
     recorder.install(Null() if mode.startswith("null") else (lambda e: None), backend=backend)
-elif mode in ("trace", "trace-none"):
+elif mode in ("trace", "trace-none", "trace-notime"):
     import recorder, tempfile
     from recorder.formats import CodeTracerWriter
     out = tempfile.mkdtemp()
     values = "none" if mode == "trace-none" else "full"
-    recorder.install(CodeTracerWriter(out, program="workloads", values=values), values=values)
+    recorder.install(CodeTracerWriter(out, program="workloads", values=values,
+                                      timing=mode != "trace-notime"), values=values)
 t0 = time.perf_counter()
 workloads.main()
 t1 = time.perf_counter()
