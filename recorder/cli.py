@@ -22,6 +22,7 @@ from typing import Any, List, NoReturn, Optional, Sequence, Tuple
 from recorder import env
 from recorder.config import Config
 from recorder.errors import RecorderError
+from recorder.inspect import SUBCOMMANDS, command_help
 
 #: Exit status for bad recorder input (as Python's own for a bad command line).
 EXIT_USAGE = 2
@@ -43,7 +44,10 @@ def _parser() -> argparse.ArgumentParser:
         prog="recorder",
         usage="python -m recorder [options] (script.py | -m module) [args...]",
         description="Record a Python program's execution into a CodeTracer trace directory. "
-                    "Options go before the program; everything after it is the program's.")
+                    "Options go before the program; everything after it is the program's.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n".join(["commands that look at a trace (python -m recorder COMMAND DIR; "
+                          "docs/inspect.md):"] + command_help()))
     parser.add_argument("-o", "--out-dir", default=None, metavar="DIR",
                         help="trace directory to write (default: ./trace-out, or "
                              "RECORDER_OUT_DIR)")
@@ -228,6 +232,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Console entry point. Returns only for recorder errors; the program's own exit status
     is produced by exiting the way the program would have."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:  # summary, calls, ...: a program is ./summary
+        from recorder.inspect import run
+        return run(argv)
     try:
         return _main(argv)
     except UsageError as exc:
