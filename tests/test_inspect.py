@@ -377,6 +377,28 @@ def test_export_includes_the_child_processes_of_an_auto_start_run(tmp_path):
     assert root.startswith("Run        run: 2 processes")
 
 
+# -- view ---------------------------------------------------------------------------------------
+
+def test_view_is_one_self_contained_page(traced, tmp_path):
+    out = tmp_path / "view.html"
+    text = ok(rec(traced, "view", "trace-out", "-o", str(out)))
+    assert text.startswith("wrote %s (" % out)
+    html = out.read_text()
+    assert "<script src" not in html and "<link" not in html
+    assert "http://" not in html and "https://" not in html
+    start = html.index('<script type="application/json" id="data">') + len(
+        '<script type="application/json" id="data">')
+    data = json.loads(html[start:html.index("</script>", start)])
+    tree, functions = data["tree"], data["functions"]
+    counts: Dict[str, int] = {}
+    for node, fid in enumerate(tree["fn"]):
+        counts[functions[fid][0]] = counts.get(functions[fid][0], 0) + tree["count"][node]
+    assert counts["check"] == 3 and counts["accumulate"] == 2 and counts["main"] == 1
+    assert [row[4] for row in data["history"]["total"]] == ["0", "1", "3", "6", "0", "1", "3"]
+    assert data["changes"]["total"] == 7
+    assert data["timed"] is True
+
+
 # -- killed, repaired -------------------------------------------------------------------------
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX only")
@@ -401,6 +423,7 @@ def test_every_command_reads_a_killed_trace_and_the_repaired_one(tmp_path):
     out = tmp_path / "killed.json"
     ok(rec(tmp_path, "export", "trace-out", "-o", str(out)))
     validate_chrome(json.loads(out.read_text()))
+    ok(rec(tmp_path, "view", "trace-out", "-o", str(tmp_path / "killed.html")))
 
     repaired = ok(rec(tmp_path, "repair", "trace-out"))
     assert repaired.startswith("trace.json: finished (")
@@ -410,6 +433,7 @@ def test_every_command_reads_a_killed_trace_and_the_repaired_one(tmp_path):
     assert tree(calls)[-1] == "<toplevel> -> <detached>"
     ok(rec(tmp_path, "export", "trace-out", "-o", str(out)))
     validate_chrome(json.loads(out.read_text()))
+    ok(rec(tmp_path, "view", "trace-out", "-o", str(tmp_path / "repaired.html")))
 
 
 # -- bad input ----------------------------------------------------------------------------------
@@ -424,7 +448,7 @@ def _bad(cwd: Any, *args: str) -> str:
 
 
 @pytest.mark.parametrize("command", [["summary"], ["calls"], ["values", "x"],
-                                     ["export", "-o", "out.json"]])
+                                     ["export", "-o", "out.json"], ["view", "-o", "v.html"]])
 def test_bad_directories_are_one_line_and_status_2(tmp_path, command):
     name, rest = command[0], command[1:]
     (tmp_path / "plain").mkdir()
@@ -440,11 +464,11 @@ def test_bad_directories_are_one_line_and_status_2(tmp_path, command):
     (tmp_path / "notjson" / "trace.json").write_text("hello\n")
     assert _bad(tmp_path, name, "notjson", *rest) == ("notjson/trace.json is not a trace "
                                                       "(not a JSON array)")
-    assert not (tmp_path / "out.json").exists()
+    assert not (tmp_path / "out.json").exists() and not (tmp_path / "v.html").exists()
 
 
 @pytest.mark.parametrize("command", [["summary"], ["calls"], ["values", "total"],
-                                     ["export", "-o", "out.json"]])
+                                     ["export", "-o", "out.json"], ["view", "-o", "v.html"]])
 def test_a_trace_cut_inside_a_record_is_bad_input(traced, tmp_path, command):
     shutil.copytree(str(traced / "trace-out"), str(tmp_path / "cut"))
     data = (tmp_path / "cut" / "trace.json").read_bytes()
@@ -469,7 +493,8 @@ def test_a_record_cut_by_a_kill_is_left_out(traced, tmp_path):
     assert summary["complete"] is False
     assert summary["files"][0]["records"] == whole
     assert summary["files"][0]["complete"] is False
-    for command in (["calls"], ["values", "total"], ["export", "-o", "k.json"]):
+    for command in (["calls"], ["values", "total"], ["export", "-o", "k.json"],
+                    ["view", "-o", "k.html"]):
         ok(rec(tmp_path, command[0], "killed", *command[1:]))
 
 

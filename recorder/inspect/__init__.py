@@ -5,6 +5,7 @@ summary    the run, top functions, exceptions, import cost, what was skipped
 calls      the call tree as indented text, streaming
 values     the history of a variable: every step where its value changed
 export     the Chrome trace-event format (Perfetto, chrome://tracing)
+view       one self-contained, offline HTML page
 repair     finish a trace left by a killed process (as ``--repair DIR``)
 =========  =====================================================================
 
@@ -27,6 +28,7 @@ COMMANDS = {
     "calls": ("calls", "the call tree as indented text, with arguments and return values"),
     "values": ("history", "the history of a variable: every step where its value changed"),
     "export": ("chrome", "export to the Chrome trace-event format (Perfetto)"),
+    "view": ("view", "one self-contained HTML page to look at the trace offline"),
     "repair": ("repair", "finish a trace directory left by a killed process"),
 }
 SUBCOMMANDS = tuple(COMMANDS)

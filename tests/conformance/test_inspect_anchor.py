@@ -39,3 +39,4 @@ def test_every_view_reads_an_anchor_trace(anchor_python, tmp_path):  # noqa: F81
         doc = json.load(fh)
     assert doc["otherData"]["time"].startswith("not recorded")
     assert sum(1 for e in doc["traceEvents"] if e["ph"] == "B") == sum(calls.values())
+    view("view", "trace-anchor", "-o", "anchor.html")
