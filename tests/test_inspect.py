@@ -153,14 +153,9 @@ def test_summary_json_has_the_same_facts_for_tools(traced):
 
 
 def test_without_time_stamps_functions_are_ranked_by_calls(tmp_path):
-    import recorder
-    from recorder.formats import CodeTracerWriter
+    from test_timing import record_untimed
 
-    out = tmp_path / "trace-out"
-    os.makedirs(str(out))
-    (out / "trace_times.bin").write_bytes(b"\0" * 64)  # an earlier run's: not this one's
-    with recorder.recording(CodeTracerWriter(str(out), program="x", timing=False)):
-        sorted([3, 1, 2], key=lambda v: -v)
+    record_untimed(tmp_path / "trace-out")
     summary = json.loads(ok(rec(tmp_path, "summary", "trace-out", "--json")))
     assert summary["timed"] is False and summary["functions"]["by_time"] is None
     assert "Time       none recorded: functions are ranked by calls" in ok(
@@ -477,6 +472,19 @@ def test_a_trace_cut_inside_a_record_is_bad_input(traced, tmp_path, command):
     assert message == ("cut/trace.json is truncated: the recording finished "
                        "(trace_metadata.json says complete) but the file stops in the middle "
                        "of a record; 'python -m recorder repair cut' keeps its whole records")
+
+
+@pytest.mark.parametrize("command", [["summary"], ["calls"], ["values", "total"],
+                                     ["export", "-o", "out.json"], ["view", "-o", "v.html"]])
+def test_a_damaged_record_is_bad_input(traced, tmp_path, command):
+    shutil.copytree(str(traced / "trace-out"), str(tmp_path / "bad"))
+    lines = (tmp_path / "bad" / "trace.json").read_text().split("\n")
+    number = [n for n, line in enumerate(lines) if line.startswith('{"Step"')][3]
+    lines[number] = '{"Step":{"path_id":0,"line":},'
+    (tmp_path / "bad" / "trace.json").write_text("\n".join(lines))
+    message = _bad(tmp_path, command[0], "bad", *command[1:])
+    assert message.startswith("bad/trace.json: record %d is not a valid trace record "
+                              "(JSONDecodeError: " % number)
 
 
 def test_a_record_cut_by_a_kill_is_left_out(traced, tmp_path):

@@ -62,14 +62,17 @@ def test_every_call_and_return_has_a_stamp_in_order(tmp_path):
     assert os.path.isfile(str(out / "threads" / "trace_times-2.bin"))
 
 
+def record_untimed(out: Any) -> None:
+    """A trace recorded with timing off into ``out``, where an earlier run left a stamps
+    file (which must not be taken for this run's)."""
+    os.makedirs(str(out))
+    (out / "trace_times.bin").write_bytes(b"\0" * 64)
+    with recorder.recording(CodeTracerWriter(str(out), program="x", timing=False)):
+        sorted([3, 1, 2], key=lambda v: -v)
+
+
 def test_timing_off_writes_no_stamps(tmp_path):
-    out = str(tmp_path / "trace-out")
-    old = tmp_path / "trace-out" / "trace_times.bin"
-    os.makedirs(out)
-    old.write_bytes(b"\0" * 64)  # an earlier run's: must not be taken for this one's
-    writer = CodeTracerWriter(out, program="x", timing=False)
-    with recorder.recording(writer):
-        sum(range(3))
+    record_untimed(tmp_path / "trace-out")
     assert json.loads((tmp_path / "trace-out" / "trace_metadata.json").read_text())[
         "timing"] is None
     assert not os.path.exists(str(tmp_path / "trace-out" / "threads"))

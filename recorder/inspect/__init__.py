@@ -51,6 +51,8 @@ def run(argv: Sequence[str]) -> int:
     except BrokenPipeError:
         _quiet_pipe()
         return 0
+    except OSError as exc:  # a file that vanished or cannot be read halfway
+        _error("%s: %s" % (command, exc))
     except KeyboardInterrupt:
         return 130
     return EXIT_USAGE

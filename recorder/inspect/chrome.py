@@ -27,6 +27,7 @@ import sys
 from typing import IO, Any, Dict, List, Optional
 
 from recorder.inspect.errors import InspectError
+from recorder.inspect.imports_cost import import_lines
 from recorder.inspect.render import render, render_text
 from recorder.inspect.source import Run, TraceDir, open_trace
 from recorder.inspect.walk import CALL, RAISE, RETURN, Walker
@@ -132,14 +133,8 @@ def _imports(out: _Out, trace: TraceDir, pid: int, offset: float) -> None:
     if path is None:
         return
     named = set()
-    with open(path, "r", encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue
-            if not isinstance(rec, dict) or not isinstance(rec.get("start"), (int, float)):
-                continue
+    for rec in import_lines(path):
+        if isinstance(rec.get("start"), (int, float)):
             serial = rec.get("thread") if isinstance(rec.get("thread"), int) else 1
             tid = IMPORT_TID_BASE + serial
             if tid not in named:

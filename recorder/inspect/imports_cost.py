@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 _SITE_DIRS = ("site-packages", "dist-packages")
 #: (duration, {package: cumulative}, {distribution: cumulative}) of a finished import
@@ -70,14 +70,8 @@ class ImportCosts:
         # per thread: depth -> the finished imports waiting for their parent, each as
         # (duration, {package: cumulative}, {distribution: cumulative}) of its subtree
         waiting: Dict[Any, Dict[int, List[_Pending]]] = {}
-        with open(path, "r", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                try:
-                    rec = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(rec, dict):
-                    self._one(rec, waiting)
+        for rec in import_lines(path):
+            self._one(rec, waiting)
         for levels in waiting.values():  # their parent never finished (a killed process)
             for pending in levels.values():
                 for item in pending:
@@ -188,6 +182,18 @@ class ImportCosts:
     @staticmethod
     def top(costs: Dict[str, Cost], n: int) -> List[Cost]:
         return sorted(costs.values(), key=lambda c: (-c.cumulative, c.name))[:n]
+
+
+def import_lines(path: str) -> Iterator[Dict[str, Any]]:
+    """The records of ``imports.jsonl``, streamed; a line cut by a kill is skipped."""
+    with open(path, "r", encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(rec, dict):
+                yield rec
 
 
 def canonical_name(name: str) -> str:

@@ -158,7 +158,15 @@ class Walker:
 
     # -- the walk -----------------------------------------------------------------------------
     def events(self, origin: Optional[float] = None) -> Iterator[tuple]:
-        """The events of the file, in order. ``origin``: the clock's zero (the metadata's)."""
+        """The events of the file, in order. ``origin``: the clock's zero (the metadata's).
+        A record that is not what its kind promises is bad input (:class:`InspectError`)."""
+        try:
+            yield from self._events(origin)
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+            raise InspectError("%s: record %d is not a valid trace record (%s: %s)" % (
+                self.source.label, self.records.count, type(exc).__name__, exc))
+
+    def _events(self, origin: Optional[float]) -> Iterator[tuple]:
         src = self.source
         times: Optional[Iterator[float]] = None
         if src.times is not None:
@@ -347,27 +355,27 @@ class Walker:
 
 def _call_parts(text: str) -> Tuple[int, str]:
     """(function_id, the args array's text) of a Call record."""
-    if text.startswith(_CALL_PREFIX):
-        comma = text.find(",", len(_CALL_PREFIX))
-        if comma > 0 and text.startswith(',"args":', comma):
-            try:
-                return int(text[len(_CALL_PREFIX):comma]), text[comma + 8:-2]
-            except ValueError:
-                pass
-    body = _loads(text)["Call"]
-    return int(body.get("function_id", -1)), json.dumps(body.get("args") or [],
-                                                        separators=(",", ":"))
+    return _id_and_rest(text, "Call", _CALL_PREFIX, "function_id", "args", [])
 
 
 def _value_parts(text: str) -> Tuple[int, str]:
     """(variable_id, the value's text) of a Value record."""
-    if text.startswith(_VALUE_PREFIX):
-        comma = text.find(",", len(_VALUE_PREFIX))
-        if comma > 0 and text.startswith(',"value":', comma):
+    return _id_and_rest(text, "Value", _VALUE_PREFIX, "variable_id", "value", None)
+
+
+def _id_and_rest(text: str, kind: str, prefix: str, id_key: str, rest_key: str,
+                 missing: Any) -> Tuple[int, str]:
+    """``{"<kind>":{"<id_key>":N,"<rest_key>":REST}}`` -> (N, REST's text), cut out of the
+    text as our writer and 0.3.0 order the keys; parsed (and REST dumped again) otherwise."""
+    if text.startswith(prefix):
+        comma = text.find(",", len(prefix))
+        mark = ',"%s":' % rest_key
+        if comma > 0 and text.startswith(mark, comma):
             try:
-                return int(text[len(_VALUE_PREFIX):comma]), text[comma + 9:-2]
+                return int(text[len(prefix):comma]), text[comma + len(mark):-2]
             except ValueError:
                 pass
-    body = _loads(text)["Value"]
-    return int(body.get("variable_id", -1)), json.dumps(body.get("value"),
-                                                        separators=(",", ":"))
+    body = _loads(text)[kind]
+    rest = body.get(rest_key)
+    return int(body.get(id_key, -1)), json.dumps(missing if rest is None else rest,
+                                                 separators=(",", ":"))
