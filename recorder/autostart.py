@@ -268,6 +268,7 @@ def _begin(parent: Optional[Tuple[int, str]], started_by: str,
     try:
         writer = CodeTracerWriter(path, program=program.display, args=list(sys.argv),
                                   values=config.values, backend=backend.name,
+                                  timing=config.timing,
                                   metadata={"process": process, "parent": link})
         session = Session(writer, config)
         session.on_fork = _on_fork

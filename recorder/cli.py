@@ -272,7 +272,7 @@ def _main(argv: List[str]) -> int:
     try:
         writer = CodeTracerWriter(config.out_dir, program=script or module,
                                   args=program.argv, values=config.values,
-                                  backend=backend.name)
+                                  backend=backend.name, timing=config.timing)
     except (TraceDirError, OSError) as exc:
         raise UsageError(str(exc))
 

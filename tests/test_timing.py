@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import textwrap
 import time
 from typing import Any, List
@@ -76,6 +78,29 @@ def test_timing_off_writes_no_stamps(tmp_path):
     assert json.loads((tmp_path / "trace-out" / "trace_metadata.json").read_text())[
         "timing"] is None
     assert not os.path.exists(str(tmp_path / "trace-out" / "threads"))
+
+
+def test_recorder_timing_0_turns_stamps_off_for_the_cli_and_the_auto_start(tmp_path):
+    from test_autostart import make_venv, run, traces
+    from test_cli import _env
+
+    (tmp_path / "app.py").write_text("def f():\n    return 1\n\nf()\n")
+    env = _env()
+    env["RECORDER_TIMING"] = "0"
+    done = subprocess.run([sys.executable, "-m", "recorder", "app.py"], cwd=str(tmp_path),
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (0, "")
+    out = tmp_path / "trace-out"
+    assert json.loads((out / "trace_metadata.json").read_text())["timing"] is None
+    assert not (out / "trace_times.bin").exists()
+
+    python = make_venv(str(tmp_path / "venv"))
+    done = run(python, tmp_path, "def f():\n    return 1\n\nf()\n", name="auto.py",
+               RECORDER_TIMING="0")
+    assert (done.returncode, done.stderr) == (0, "")
+    (trace,) = traces(tmp_path / "traces", count=1).values()
+    assert trace.metadata["timing"] is None
+    assert not os.path.exists(os.path.join(trace.out_dir, "trace_times.bin"))
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX only")

@@ -41,7 +41,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 from recorder import env
 from recorder.events import CodeInfo, Kind
 from recorder.formats.imports import FILE_NAME as IMPORTS_FILE, ImportLog
-from recorder.formats.timing import TimesWriter, held_back, times_path
+from recorder.formats.timing import TimesWriter, times_path
 from recorder.values import TypeRegistry, ValueEncoder, ValueOptions, json_string, type_name
 
 __all__ = ["CodeTracerWriter", "TraceDirError", "VALUES_MODES", "DEFAULT_VALUES"]
@@ -322,8 +322,7 @@ class _Stream:
             self.fh.write(data.encode("utf-8", "backslashreplace"))
             self.fh.flush()
             if self.times_out is not None:  # the stamps of the records written
-                self.times_out.write(self.times,  # type: ignore[arg-type]
-                                     held_back(buf) if buf else 0)
+                self.times_out.write(self.times, buf, final)  # type: ignore[arg-type]
             if self.main:
                 self.writer._imports.flush()
         elif not self.started:
