@@ -408,6 +408,10 @@ def test_every_command_reads_a_killed_trace_and_the_repaired_one(tmp_path):
     summary = ok(rec(tmp_path, "summary", "trace-out"))
     assert "Complete   no: the recording process was killed or is still running" in summary
     assert "'python -m recorder repair trace-out' finishes it" in summary
+    counted = json.loads(ok(rec(tmp_path, "summary", "trace-out", "--json")))
+    calls = {f["function"]: f["calls"] for f in counted["functions"]["by_calls"]}
+    assert calls["<toplevel>"] == calls["<__main__>"] == 1  # still open: counted all the same
+    assert counted["open_calls"] >= 2
     calls = ok(rec(tmp_path, "calls", "trace-out"))
     assert calls.splitlines()[-1].startswith("(the file ends here: ")
     assert "step(i=0) -> 0" in calls

@@ -74,17 +74,18 @@ class Summary:
                 observer(event, walker)
             kind = event[0]
             if kind == CALL:
-                key = event[1].function.key
-                active[key] = active.get(key, 0) + 1
-                continue
-            if kind == RETURN:
-                frame = event[1]
-                fn = frame.function
+                fn = event[1].function
                 key = fn.key
                 stats = functions.get(key)
                 if stats is None:
                     stats = functions[key] = FunctionStats(fn.name, fn.path, fn.line)
-                stats.calls += 1
+                stats.calls += 1  # counted at the call: a killed trace's open calls too
+                active[key] = active.get(key, 0) + 1
+                continue
+            if kind == RETURN:
+                frame = event[1]
+                key = frame.function.key
+                stats = functions[key]
                 if event[3] is not None and event[3][0] != "<detached>":
                     stats.exceptions += 1
                 active[key] -= 1
