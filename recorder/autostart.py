@@ -317,6 +317,7 @@ def _begin(parent: Optional[Tuple[int, str]], started_by: str,
         writer = CodeTracerWriter(path, program=program.display, args=list(sys.argv),
                                   values=config.values, reprs=config.reprs,
                                   backend=backend.name,
+                                  timing=config.timing,
                                   metadata={"process": process, "parent": link})
         target = _target_package(program)
         chain = load_chain(config, target_package=target) if target is not None else None

@@ -22,6 +22,7 @@ from typing import Any, Callable, Generator, List, NoReturn, Optional, Sequence,
 from recorder import env, recursion
 from recorder.config import Config
 from recorder.errors import RecorderError, UsageError
+from recorder.inspect import SUBCOMMANDS, command_help
 from recorder.program import Target, prepare
 
 #: Exit status for bad recorder input (as Python's own for a bad command line).
@@ -46,7 +47,10 @@ def _parser() -> argparse.ArgumentParser:
         prog="recorder",
         usage=_USAGE,
         description="Record a Python program's execution into a CodeTracer trace directory. "
-                    "Options go before the program; everything after it is the program's.")
+                    "Options go before the program; everything after it is the program's.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n".join(["commands that look at a trace (python -m recorder COMMAND DIR; "
+                          "docs/inspect.md):"] + command_help()))
     parser.add_argument("-o", "--out-dir", default=None, metavar="DIR",
                         help="trace directory to write (default: ./trace-out, or "
                              "RECORDER_OUT_DIR)")
@@ -253,6 +257,9 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
     from recorder.formats.codetracer import CodeTracerWriter, TraceDirError
     from recorder.session import Session
 
+    if argv and argv[0] in SUBCOMMANDS:  # summary, calls, ...: a program is ./summary
+        from recorder.inspect import run
+        return run(argv)
     namespace, target, program_args = parse(argv)
     if namespace.repair is not None:
         return repair(namespace.repair)
@@ -288,6 +295,7 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
         writer = CodeTracerWriter(config.out_dir, program=program.display,
                                   args=program.argv, values=config.values,
                                   reprs=config.reprs, backend=backend.name,
+                                  timing=config.timing,
                                   toplevel_path=program.toplevel_path,
                                   metadata={"process": {"pid": os.getpid(),
                                                         "ppid": os.getppid(),

@@ -33,13 +33,15 @@ class Config:
 
     #: The option names, in order (``updated`` accepts exactly these).
     FIELDS = ("backend", "out_dir", "values", "reprs", "filters", "trace_stdlib", "include",
-              "exclude", "record_all", "report", "log", "trace_root", "parent")
+              "exclude", "record_all", "report", "log", "trace_root", "parent",
+              "timing")
 
     def __init__(self, backend: str = "auto", out_dir: str = "trace-out", values: str = "full",
                  reprs: str = "builtin", filters: Any = None, trace_stdlib: bool = False,
                  include: Any = None, exclude: Any = None, record_all: bool = False,
                  report: Optional[bool] = None, log: str = "warning",
-                 trace_root: Optional[str] = None, parent: Optional[str] = None) -> None:
+                 trace_root: Optional[str] = None, parent: Optional[str] = None,
+                 timing: bool = True) -> None:
         #: "auto" (sys.monitoring on 3.12+, settrace below), "monitoring" or "settrace".
         self.backend = backend
         #: The trace directory (CLI ``-o``); relative to the working directory.
@@ -70,6 +72,9 @@ class Config:
         #: ``RECORDER_PARENT``, set by the recorder for child processes: ``"<pid>:<trace
         #: dir>"`` of the nearest recorded ancestor (the parent link in a child's metadata).
         self.parent = parent
+        #: Stamp every call and return with the time (the trace writer's ``trace_times.bin``,
+        #: docs/trace-format.md "Time"): a few percent on code made of tiny calls.
+        self.timing = timing
         self.validate()
 
     def _values(self) -> Dict[str, Any]:
@@ -289,4 +294,5 @@ ENV_VARIABLES: Dict[str, Tuple[str, Any]] = {
     "RECORDER_LOG": ("log", _parse_choice(LOG_LEVELS)),
     "RECORDER_TRACE": ("trace_root", _parse_trace_root),
     "RECORDER_PARENT": ("parent", _parse_parent),
+    "RECORDER_TIMING": ("timing", _parse_bool),
 }

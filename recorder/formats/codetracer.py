@@ -40,6 +40,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from recorder.events import CodeInfo, Kind
 from recorder.formats.imports import FILE_NAME as IMPORTS_FILE, ImportLog
+from recorder.formats.timing import TimesWriter, times_path
 from recorder.values import (TypeRegistry, ValueEncoder, ValueOptions, check_reprs,
                              json_string, type_name)
 
@@ -88,6 +89,8 @@ _REUSE_LEN = 1024
 _TICK = 64
 
 _monotonic = time.monotonic
+#: the clock of the call/return stamps (formats/timing.py) and of imports.jsonl
+_clock = time.perf_counter
 _getpid = os.getpid
 
 _MAX_SOURCE_BYTES = 64 << 20
@@ -96,11 +99,11 @@ _OUTPUT_CHUNK = 64 << 10
 
 #: What a recording writes at the top of the trace directory (also ``files/``, ``threads/``).
 _OUR_FILES = ("trace.json", "trace_paths.json", "trace_metadata.json", IMPORTS_FILE,
-              "trace.json.tmp", "trace_paths.json.tmp", "trace_metadata.json.tmp")
+              "trace_times.bin", "trace.json.tmp", "trace_paths.json.tmp", "trace_metadata.json.tmp")
 #: Files that say an earlier recording owns the directory (so its ``files/`` is ours too).
 _TRACE_MARKS = ("trace.json", "trace_metadata.json")
 #: The prefixes of what it writes in ``threads/``.
-_OUR_THREAD_FILES = ("trace-", "trace_paths-", "trace_metadata-")
+_OUR_THREAD_FILES = ("trace-", "trace_paths-", "trace_metadata-", "trace_times-")
 
 
 def _remove_tree(top: str) -> None:
@@ -228,12 +231,20 @@ class _Stream:
         self.last_exc: Any = None
         self.last_exc_text = ""
         self.fh = open(trace_path, "wb")
+        #: the time of every Call and Return record appended to buf, in order (None: the
+        #: writer's timing is off); written to the side file with the records
+        self.times: Optional[List[float]] = None
+        self.times_out: Optional[TimesWriter] = None
+        if writer.timing:
+            self.times = []
+            self.times_out = TimesWriter(times_path(trace_path))
         buf = self.buf
         self.types = TypeRegistry(buf.append, writer.value_options.max_types)
         # 0.3.0's start(): Path, Function <toplevel>, Call, Type None (type 0)
         top = writer.toplevel_path
         fid = self.function_id(top, 1, "<toplevel>")
         buf.append('{"Call":{"function_id":%d,"args":[]}}' % fid)
+        self.stamp()
         # registers None = type 0
         self.enc = ValueEncoder(self.types, writer.value_options, writer.reprs or "builtin")
         self.enc.attr_action = writer.filters.attr_action if writer.filters else None
@@ -245,6 +256,12 @@ class _Stream:
         self.drops: Dict[str, int] = {}
         #: code -> 1/2 for the codes whose return values the filters hide
         self.hidden_ret: Dict[CodeInfo, int] = {}
+
+    def stamp(self) -> None:
+        """The time of the Call or Return record just appended (outside the hot path; the
+        writer's event methods inline it)."""
+        if self.times is not None:
+            self.times.append(_clock())
 
     # -- id tables ---------------------------------------------------------------------------
     def path_id(self, filename: str) -> int:
@@ -349,6 +366,8 @@ class _Stream:
             self.records += n
             self.started = self.written = True
             self.fh.flush()
+            if self.times_out is not None:  # the stamps of the records written
+                self.times_out.write(self.times, buf, final)  # type: ignore[arg-type]
             if self.main:
                 self.writer._imports.flush()
         elif not self.started:
@@ -375,7 +394,9 @@ class _Stream:
             while self.depth > 0:
                 self.depth -= 1
                 buf.append('{"Return":{"return_value":%s}}' % self.writer.detached(self))
+                self.stamp()
             buf.append('{"Return":{"return_value":%s}}' % top_return)
+            self.stamp()
             self.paths_dirty = True
             try:
                 self._write()
@@ -384,6 +405,8 @@ class _Stream:
             finally:
                 self.closed = True
                 self.fh.close()
+                if self.times_out is not None:
+                    self.times_out.close()
 
     def describe(self) -> Dict[str, Any]:
         root = self.writer.out_dir
@@ -427,7 +450,8 @@ class CodeTracerWriter:
                  reprs: Optional[str] = None, backend: Optional[str] = None,
                  workdir: Optional[str] = None, toplevel_path: Optional[str] = None,
                  metadata: Optional[Mapping[str, Any]] = None, copy_sources: bool = True,
-                 flush_records: int = 512, flush_seconds: float = 0.5) -> None:
+                 flush_records: int = 512, flush_seconds: float = 0.5,
+                 timing: bool = True) -> None:
         if values not in VALUES_MODES:
             raise ValueError("values must be one of %s, not %r" % (", ".join(VALUES_MODES),
                                                                   values))
@@ -460,6 +484,8 @@ class CodeTracerWriter:
         self._flush_records = max(1, int(flush_records))
         self._flush_seconds = float(flush_seconds)
         self._tick = _TICK if self._flush_seconds > 0 else 1  # 0: every call and return
+        #: a time stamp per Call and Return in a side file (formats/timing.py)
+        self.timing = bool(timing)
         if toplevel_path is None:
             toplevel_path = program if program and os.path.isfile(
                 os.path.join(self.workdir, program)) else "<toplevel>"
@@ -775,6 +801,9 @@ class CodeTracerWriter:
                     self._scrub_pending(st)
             st.buf.append('{"Return":{"return_value":' + rv + "}}")
             st.depth -= 1
+            times = st.times
+            if times is not None:
+                times.append(_clock())
             st.tick -= 1
             if st.tick <= 0:
                 self._maybe_flush(st)
@@ -784,6 +813,7 @@ class CodeTracerWriter:
             rv = st.enc.encode_exception(value, self._exception_text(st, value))
             st.buf.append('{"Return":{"return_value":' + rv + "}}")
             st.depth -= 1
+            st.stamp()
             st.tick -= 1
             if st.tick <= 0:
                 self._maybe_flush(st)
@@ -796,6 +826,7 @@ class CodeTracerWriter:
                 return
             st.depth -= 1
             st.buf.append('{"Return":{"return_value":' + self.detached(st) + "}}")
+            st.stamp()
         elif kind is _THREAD_END:
             self._end_stream(st)
             return
@@ -858,6 +889,9 @@ class CodeTracerWriter:
         st.last_exc = None
         buf.append(c.call_step)
         buf.append(c.call + args + "]}}")
+        times = st.times
+        if times is not None:
+            times.append(_clock())
         st.depth += 1
         st.calls += 1
         # The Call is written: what follows must not raise (the event would be retried)
@@ -1142,6 +1176,14 @@ class CodeTracerWriter:
                 "max_string": o.max_string, "max_repr": o.max_repr, "max_nodes": o.max_nodes,
                 "max_types": o.max_types}
 
+    def _timing_metadata(self) -> Optional[Dict[str, Any]]:
+        """``"timing"``: where the call/return stamps are and what their clock is."""
+        if not self.timing:
+            return None
+        return {"files": "trace_times.bin, threads/trace_times-<serial>.bin",
+                "stamps": "Call and Return records", "format": "float64-le",
+                "clock": "perf_counter", "origin": self._imports.t0}
+
     def _recorder_version(self) -> str:
         mod = sys.modules.get("recorder")
         return str(getattr(mod, "__version__", "unknown"))
@@ -1183,6 +1225,7 @@ class CodeTracerWriter:
             "threads": threads,
             "imports": {"file": IMPORTS_FILE if self._imports.count else None,
                         "count": self._imports.count},
+            "timing": self._timing_metadata(),
         }
         if self.filters is not None:
             data["scope"] = self.filters.scope_metadata()
