@@ -50,6 +50,13 @@ INLINED_COMPREHENSIONS: bool = PYVERSION >= (3, 12)
 #: inlined comprehension (cpython gh-124118). Value capture must avoid it on this backend.
 SETTRACE_F_LOCALS_UNSAFE: bool = PYVERSION == (3, 12)
 
+#: 3.8-3.10: CPython's settrace trampoline (``call_trampoline``) fills ``frame.f_locals``
+#: before every call of a Python trace function and copies it back into the frame's variables
+#: and cells afterwards (``PyFrame_LocalsToFast``), whatever the tracer does: a ``nonlocal``
+#: another thread changed meanwhile can be set back, and ``locals()`` snapshots refreshed.
+#: 3.11+ does so only for a frame whose ``f_locals`` was read.
+SETTRACE_TRAMPOLINE_SYNCS_LOCALS: bool = PYVERSION < (3, 11)
+
 #: 3.9+: the file named on the command line is made absolute (``config->run_filename``): a
 #: script run as ``python app.py`` gets an absolute ``__file__``/``co_filename``, and
 #: ``python dir`` / ``python app.pyz`` an absolute ``sys.path[0]``; 3.8 keeps the path as given.
