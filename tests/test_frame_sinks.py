@@ -157,12 +157,13 @@ SINKS: Dict[str, Callable[[Path, str], Any]] = {
 def same_result(name: str, bare: Any, recorded: Any) -> bool:
     """Equal, except where the docs allow less. On 3.8-3.10 CPython's settrace trampoline
     fills ``f_locals`` before every trace call and copies it back after, whatever the
-    sink does: an update another thread made meanwhile can be lost, and the dict an earlier
-    ``locals()`` returned shows the names bound since (docs/backends.md, "Version
-    differences that remain")."""
+    sink does: an update another thread made meanwhile can be lost (docs/backends.md,
+    "Version differences that remain"). Before 3.13 reading ``frame.f_locals`` refreshes
+    the one dict ``locals()`` returns, so an earlier snapshot shows the names bound since
+    (docs/trace-format.md, "References")."""
     if env.SETTRACE_TRAMPOLINE_SYNCS_LOCALS and name == "threads_nonlocal":
         return 0 < recorded <= bare
-    if env.SETTRACE_TRAMPOLINE_SYNCS_LOCALS and name == "locals_snapshot":
+    if not env.F_LOCALS_IS_PROXY and name == "locals_snapshot":
         return set(bare[0]) <= set(recorded[0]) and bare[1:] == recorded[1:]
     return bool(recorded == bare)
 

@@ -110,11 +110,11 @@ def refreshed_locals(bare: str, recorded: str) -> bool:
     return bool(b == r)
 
 
-#: On 3.8-3.10 the same trampoline refreshes the dict ``locals()`` returned (it is the
-#: frame's one dict) before every trace call, so an earlier snapshot shows later names.
+#: Before 3.13 ``locals()`` returns the frame's one dict, and reading ``frame.f_locals``
+#: (the writer does, at every step) refreshes it, so an earlier snapshot shows later names.
 REFRESHED_LOCALS = Documented("stdout", r"(?m)^(?:snapshot|twice) (.*)$", refreshed_locals,
-                              'docs/backends.md, "Version differences that remain"',
-                              applies=env.SETTRACE_TRAMPOLINE_SYNCS_LOCALS)
+                              'docs/trace-format.md, "References"',
+                              applies=not env.F_LOCALS_IS_PROXY)
 PYTEST_TIMING = (r" in \d+\.\d+s( \(\d+:\d\d:\d\d\))?", "pytest prints its own run time")
 #: Record the tests, not pytest itself (recording all of pytest takes 30 s here).
 SKIP_THIRD_PARTY = ("--filter", str(PROGRAMS.parent / "skip_third_party.toml"))
