@@ -168,6 +168,8 @@ CASES: List[Case] = [
     Case("fork_child", ["fork_child.py"]),
     # the program's own values, frames and tools
     Case("own_settrace", ["own_settrace.py"]),
+    Case("pdb_session", ["pdb_session.py"]),
+    Case("stdlib_tracers", ["stdlib_tracers.py"]),
     Case("repr_count", ["repr_count.py"]),
     Case("encoder_side_effects", ["encoder_side_effects.py"]),
     Case("del_timing", ["del_timing.py"], documented=(SAME_LINE_DEL,)),
