@@ -115,6 +115,11 @@ def refreshed_locals(bare: str, recorded: str) -> bool:
 REFRESHED_LOCALS = Documented("stdout", r"(?m)^(?:snapshot|twice) (.*)$", refreshed_locals,
                               'docs/trace-format.md, "References"',
                               applies=not env.F_LOCALS_IS_PROXY)
+#: ``sys.stdin`` is a subclass of ``io.TextIOWrapper`` while recording: iterating an exact
+#: one reads lines in C, out of the recorder's sight.
+STDIN_SUBCLASS = Documented("stdout", r"exact type (\w+)",
+                            lambda bare, recorded: (bare, recorded) == ("True", "False"),
+                            'docs/cli.md, "The standard streams"')
 PYTEST_TIMING = (r" in \d+\.\d+s( \(\d+:\d\d:\d\d\))?", "pytest prints its own run time")
 #: Record the tests, not pytest itself (recording all of pytest takes 30 s here).
 SKIP_THIRD_PARTY = ("--filter", str(PROGRAMS.parent / "skip_third_party.toml"))
@@ -152,7 +157,8 @@ CASES: List[Case] = [
     Case("stdout_type", ["stdout_type.py"]),
     Case("stdout_buffer", ["stdout_buffer.py"]),
     Case("stdout_reconfigure", ["stdout_reconfigure.py"]),
-    Case("reads_stdin", ["reads_stdin.py"], stdin=b"one\ntwo\nthree\nfour\n"),
+    Case("reads_stdin", ["reads_stdin.py"], stdin=b"one\ntwo\nthree\nfour\n",
+         documented=(STDIN_SUBCLASS,)),
     Case("writes_files", ["writes_files.py"]),
     # signals
     Case("getsignal_default", ["getsignal_default.py"]),
