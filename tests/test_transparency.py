@@ -101,7 +101,7 @@ SAME_LINE_DEL = Documented("stdout", r"same line log: (.*)",
 
 def refreshed_locals(bare: str, recorded: str) -> bool:
     """The same values, but each list of names may have grown: a ``locals()`` dict refreshed
-    by the trampoline with the names bound since."""
+    with the names bound since it was taken."""
     b, r = ast.literal_eval(bare), ast.literal_eval(recorded)
     if isinstance(b, list) and isinstance(r, list):
         return set(b) <= set(r)
