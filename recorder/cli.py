@@ -326,7 +326,6 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
     report = EndOfRun(writer, session.filters, config)
     # the end-of-run line, when stderr is a terminal (or --report), but never --quiet
     printing = wanted(config.report, os.isatty(2))
-    restore = capture_output(writer, on_failure=session._failed, at_work=session.at_work)
     # What runs the CLI (the console script, runpy for python -m recorder, a caller of
     # main()) is the recorder's launcher, not the program: not attached
     session.leave_out(sys._getframe(1))
