@@ -362,11 +362,15 @@ def test_a_program_that_runs_coverage_itself(tmp_path):
     _cov(tmp_path, "json", "--data-file=inner.cov", "-o", "rec.json")
     assert_same_coverage(tmp_path)
     meta = _trace_ok(tmp_path / "t")
-    # coverage's own code is recorded (third-party), and while its C tracer held the slot
-    # some of it ran unseen: the gap says where, nothing of the program is missing
+    # while coverage's C tracer held the slot some code ran unseen: the gap says where (in
+    # coverage's code, or, with the default scope that skips it as third-party, at the
+    # program's cov.start() on line 4), and nothing of the program is missing
+    # (3.8-3.11: its stop() clears the slot through the C API, a "removed" gap at line 7)
     for gap in unexpected_gaps(meta):
-        assert gap["kind"] == "displaced", gap
-        assert "coverage" in gap["from"]["path"], gap
+        assert gap["kind"] in ("displaced", "removed"), gap
+        where = gap["from"]
+        assert "coverage" in where["path"] or (
+            where["path"].endswith("app.py") and where["line"] in (4, 7)), gap
     assert {"work", "square", "threads.<locals>.one"} <= _program_functions(tmp_path / "t")
 
 
