@@ -136,14 +136,14 @@ finally:
 
 #: contender -> what it records (the summary table's last column)
 RECORDS = {
-    "rec-full": "calls, lines, values",
-    "rec-args": "calls, lines, arguments and returns",
-    "rec-none": "calls, lines",
-    "viztracer": "calls only (C calls too), no lines, no values",
-    "hunter": "calls, lines, args/returns as text",
+    "rec-full": "calls, lines, values; the program's own code",
+    "rec-args": "calls, lines, arguments and returns; the program's own code",
+    "rec-none": "calls, lines; the program's own code",
+    "viztracer": "calls (C calls too), no lines, no values; all code",
+    "hunter": "calls, lines, args/returns as text; code outside the stdlib",
     "anchor": "calls, lines, values",
-    "floor-settrace": "nothing (no-op settrace)",
-    "floor-sysmon": "nothing (no-op sys.monitoring)",
+    "floor-settrace": "nothing (no-op settrace, all code)",
+    "floor-sysmon": "nothing (no-op sys.monitoring, all code)",
 }
 CONTENDERS = tuple(RECORDS)
 
