@@ -32,6 +32,40 @@ def catches(n: int) -> int:
     return caught
 
 
+def containers(n: int) -> int:
+    """n*n iterations with a list and a dict in scope that grow: what a Step costs when
+    every visible container is re-read."""
+    squares = []
+    seen = {}
+    total = 0
+    for i in range(n):
+        for j in range(n):
+            k = (i * j) % 97
+            if k in seen:
+                seen[k] += 1
+            else:
+                seen[k] = 1
+            total += k
+        squares.append(i * i)
+    return total + len(squares) + len(seen)
+
+
+async def _job(i: int) -> int:
+    import asyncio
+    await asyncio.sleep(0)
+    return i * 2
+
+
+def gathered(n: int) -> int:
+    """asyncio.gather of n coroutines: coroutine resumes through the event loop."""
+    import asyncio
+
+    async def run() -> int:
+        return sum(await asyncio.gather(*(_job(i) for i in range(n))))
+
+    return asyncio.run(run())
+
+
 def main(scale: int = 1) -> int:
     return fib(20 + scale) + loop(100_000 * scale) + sum(gen(50_000 * scale)) + catches(20_000 * scale)
 
