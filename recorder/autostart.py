@@ -175,7 +175,8 @@ def _go(via: str) -> Optional[str]:
 
 
 def guard_endings(session: Any, trace_dir: str, target: Any = None,
-                  report: Optional[Callable[[], Any]] = None) -> None:
+                  report: Optional[Callable[[], Any]] = None,
+                  host: Optional[FrameType] = None) -> None:
     """Give a session the CLI started the same end-of-process hooks as the auto-start's:
     ``os._exit``, ``os.exec*`` and SIGTERM close its trace first (docs/cli.md), then call
     ``report`` (the end-of-run line). The CLI finishes a normal end itself through
@@ -193,7 +194,9 @@ def guard_endings(session: Any, trace_dir: str, target: Any = None,
     _state.pid = os.getpid()
     _state.status = None
     _state.report = report
-    _state.host = sys._getframe(1)
+    # the frame that calls the program (default: the caller): it and the frames below it
+    # are not "inside the recorder" for the SIGTERM handler
+    _state.host = host if host is not None else sys._getframe(1)
     _state.by_cli = True
     session.on_fork = _release_in_child
     config = getattr(session, "config", None)

@@ -319,9 +319,10 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
 
     status: Any = 0
     # the frames between here and the program's own, hidden while recording (recursion.py);
-    # the program runs two frames above this one: not from here, but from Run's caller
-    # (this generator's frame and Run.__enter__ are off the stack by then)
-    session.entry_frames = max(recursion.entry_cost() - 2, 0)
+    # the program runs from Run's caller, not from here: this generator's frame, the
+    # next() that resumes it and Run.__enter__ are off the stack by then
+    above = 3 if env.C_CALLS_TAKE_RECURSION_DEPTH else 2
+    session.entry_frames = max(recursion.entry_cost() - above, 0)
     restore = capture_output(writer, on_failure=session._failed, at_work=session.at_work)
     report = EndOfRun(writer, session.filters, config)
     # the end-of-run line, when stderr is a terminal (or --report), but never --quiet
@@ -333,8 +334,10 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
     # os._exit, os.exec* and SIGTERM finish the trace too (the auto-start's hooks), and
     # print the end-of-run line after it
     with session.at_work:  # its hooks and os.environ's code are not the program's
+        # host: Run's caller, whose frame calls the program (this generator runs under
+        # Run.__enter__, off the stack while the program runs)
         autostart.guard_endings(session, writer.out_dir, target,
-                               report.print if printing else None)
+                               report.print if printing else None, host=sys._getframe(2))
     report.started = time.monotonic()
     try:
         yield program.run  # Run's caller runs it: no frame of ours in between (docs/cli.md)

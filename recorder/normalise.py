@@ -154,6 +154,11 @@ class AtWork:
         if ts is None:
             ts = self._adopted.get(ident)
         if ts is not None:
+            if ts.backlog:  # events still waiting for room (recursion limit) are the
+                try:        # program's: delivered before the placeholder hides the thread
+                    ts.rules.drain()
+                except BaseException:
+                    pass
             ts.stack.append([AT_WORK, None, AT_WORK, None, None])
         else:
             self._waiting[ident] = self._waiting.get(ident, 0) + 1

@@ -799,11 +799,13 @@ class CodeTracerWriter:
                 rv = st.enc.hidden(hidden)
                 if len(self.secret_texts) != st.scrubbed:
                     self._scrub_pending(st)
-            st.buf.append('{"Return":{"return_value":' + rv + "}}")
-            st.depth -= 1
             times = st.times
             if times is not None:
-                times.append(_clock())
+                stamp = (_clock(),)
+            st.buf.append('{"Return":{"return_value":' + rv + "}}")
+            st.depth -= 1
+            if times is not None:
+                times += stamp
             st.tick -= 1
             if st.tick <= 0:
                 self._maybe_flush(st)
@@ -811,9 +813,13 @@ class CodeTracerWriter:
             if st.depth <= 0:
                 return
             rv = st.enc.encode_exception(value, self._exception_text(st, value))
+            times = st.times
+            if times is not None:
+                stamp = (_clock(),)
             st.buf.append('{"Return":{"return_value":' + rv + "}}")
             st.depth -= 1
-            st.stamp()
+            if times is not None:
+                times += stamp
             st.tick -= 1
             if st.tick <= 0:
                 self._maybe_flush(st)
@@ -887,11 +893,15 @@ class CodeTracerWriter:
         if kind is not _RESUME and self._args_on and frame is not None:
             args = self._call_args(st, c, frame, kind is _CALL and code.call_locals_droppable)
         st.last_exc = None
-        buf.append(c.call_step)
-        buf.append(c.call + args + "]}}")
         times = st.times
         if times is not None:
-            times.append(_clock())
+            # read before the records go in: at the recursion limit a call may fail, and
+            # the event is then given again with nothing of it left behind
+            stamp = (_clock(),)
+        buf.append(c.call_step)
+        buf.append(c.call + args + "]}}")
+        if times is not None:
+            times += stamp  # (+= calls nothing that can fail at the limit)
         st.depth += 1
         st.calls += 1
         # The Call is written: what follows must not raise (the event would be retried)
