@@ -105,6 +105,7 @@ class TestRecorder:
         self.current: Optional[_Test] = None
         self.names: Dict[str, str] = {}
         self.recorded = 0
+        self.resolver: Any = None
 
     # -- set-up, before any test runs -------------------------------------------------------
 
@@ -241,7 +242,9 @@ class TestRecorder:
                 metadata={"process": {"pid": os.getpid(), "ppid": os.getppid(),
                                       "started_by": "pytest", "trace_root": None},
                           "parent": None})
-            session = Session(writer, rc, filters=self.chain, selection=self.selection)
+            session = Session(writer, rc, filters=self.chain, selection=self.selection,
+                              resolver=self.resolver)
+            self.resolver = session.resolver  # shared by the next tests' sessions
             session.start()
         except (RecorderError, OSError) as exc:
             if writer is not None:
