@@ -59,14 +59,18 @@ class Session:
 
     def __init__(self, sink: SinkArg, config: Optional[Config] = None,
                  filters: Optional[FilterChain] = None,
-                 selection: Optional[Selection] = None) -> None:
+                 selection: Optional[Selection] = None,
+                 resolver: Optional[ModuleResolver] = None) -> None:
         """``filters``: the chain already loaded (the CLI checks it before anything starts);
         by default it is loaded from ``config`` and the working directory's project
         (docs/filters.md). A bad filter file raises :class:`ConfigError`.
         ``selection``: the backend already chosen by :func:`recorder.backends.select` (the
         CLI and the auto-start choose first, to name it to the trace writer); by default it
         is chosen here from ``config.backend``. Choosing once matters: the choice may print
-        a warning (every monitoring tool id taken), which must appear once."""
+        a warning (every monitoring tool id taken), which must appear once.
+        ``resolver``: a :class:`ModuleResolver` an earlier session of this process used (the
+        pytest plugin records each test in its own session: what one learnt about modules
+        and files holds for the next, and learning it again per test cost ~15 ms)."""
         if sink is None:
             raise RecorderError("no sink: pass sink=callable(event) or a Sink object")
         self.config = config = config if config is not None else Config()
@@ -87,8 +91,11 @@ class Session:
         #: the import hook teaches it, the filters ask it (docs/naming.md).
         #: Every table keyed by ``id(code)`` forgets a code object when it dies: one weak
         #: reference per code object, shared by the resolver, the catalog and the backend.
+        #: A resolver handed over (one session after another: the pytest plugin) keeps its
+        #: own, so that nothing of an ended session stays registered with it.
         lifetimes = CodeLifetimes()
-        self.resolver = ModuleResolver(debug=config.log == "debug", lifetimes=lifetimes)
+        self.resolver = resolver if resolver is not None else \
+            ModuleResolver(debug=config.log == "debug", lifetimes=lifetimes)
         #: Scope and value rules, asking that same resolver (recorder/filters.py).
         self.filters = FilterEngine(chain, self.resolver)
         wants_frames = bool(getattr(self.sink, "wants_frames", False))
