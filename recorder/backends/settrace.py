@@ -94,10 +94,13 @@ class SettraceBackend:
     name = "settrace"
 
     def __init__(self, catalog: CodeCatalog, normaliser: Normaliser,
-                 wants_frames: bool) -> None:
+                 wants_frames: bool, lines: bool = True) -> None:
         self._catalog = catalog
         self._norm = normaliser
         self._wants_frames = wants_frames
+        #: False (``--steps off``): each recorded frame gets ``f_trace_lines = False``, so
+        #: the interpreter never calls us for its lines
+        self._lines_on = lines
         self._bytecode = _Bytecode()
         self._tracers: Dict[int, Tuple[TraceFunction, TraceFunction]] = {}
         self._locals: List[TraceFunction] = []
@@ -164,6 +167,8 @@ class SettraceBackend:
                 ts.rules.attach(frame.f_code, info, frame.f_lineno,
                                 frame if self._wants_frames else None)
                 frame.f_trace = local
+                if not self._lines_on:
+                    frame.f_trace_lines = False
 
     def _install_on_thread(self, frame: FrameType, event: str, arg: Any) -> Any:
         """``threading.settrace`` hook: runs once per new thread, then hands over."""
@@ -202,6 +207,7 @@ class SettraceBackend:
         code_ops = bytecode.by_id
         return_ops = _RETURN_OPS
         want = self._wants_frames
+        lines_on = self._lines_on
         backend = self
         fail = self._norm.failed
         stack = ts.stack
@@ -223,6 +229,8 @@ class SettraceBackend:
                     on_resume(code, info, frame.f_lineno, frame if want else None)
                 else:
                     on_call(code, info, frame if want else None)
+                if not lines_on:
+                    frame.f_trace_lines = False
                 return local_trace
             except BaseException as exc:
                 fail(exc)
@@ -255,7 +263,8 @@ class SettraceBackend:
                             else:
                                 on_unwind(code, None, None, frame if want else None)
                 elif event == "exception":
-                    on_raise(frame.f_code, None, arg[1], frame if want else None)
+                    # without lines the rule reads the raising line from the frame
+                    on_raise(frame.f_code, None, arg[1], frame if want or not lines_on else None)
                 return local_trace
             except BaseException as exc:
                 fail(exc)
