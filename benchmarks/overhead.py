@@ -14,6 +14,8 @@ Step):
   trace         full recording: the CodeTracer trace writer with ``values="full"`` (the
                 CLI's default), streaming to a temporary directory
   trace-none    the same with ``values="none"``
+  trace-steps-off  ``values="full"`` with ``steps="off"``: calls, returns, exceptions and I/O,
+                no line events asked of the interpreter (not in the default --modes)
 Reported: the median of --repeat runs of the workload's wall time (start-up excluded),
 as a ratio to bare. Timing goals live here, never in tests.
 """
@@ -54,12 +56,14 @@ elif mode in ("null-sink", "events", "null-sink-settrace"):
         def close(self): pass
     backend = "settrace" if mode.endswith("settrace") else None
     recorder.install(Null() if mode.startswith("null") else (lambda e: None), backend=backend)
-elif mode in ("trace", "trace-none"):
+elif mode in ("trace", "trace-none", "trace-steps-off"):
     import recorder, tempfile
     from recorder.formats import CodeTracerWriter
     out = tempfile.mkdtemp()
     values = "none" if mode == "trace-none" else "full"
-    recorder.install(CodeTracerWriter(out, program="workloads", values=values), values=values)
+    steps = "off" if mode == "trace-steps-off" else "on"
+    recorder.install(CodeTracerWriter(out, program="workloads", values=values, steps=steps),
+                     values=values)
 t0 = time.perf_counter()
 getattr(workloads, %(workload)r)()
 t1 = time.perf_counter()
@@ -71,7 +75,7 @@ if mode == "floor":
 elif mode != "bare":
     recorder.uninstall()
 size = records = 0
-if mode in ("trace", "trace-none"):
+if mode.startswith("trace"):
     import os
     path = os.path.join(out, "trace.json")
     size = os.path.getsize(path)
@@ -99,7 +103,7 @@ def main() -> None:
     parser.add_argument("--workload", default="main", choices=("main", "objects"))
     args = parser.parse_args()
     modes = args.modes.split(",")
-    sized = [m for m in modes if m in ("trace", "trace-none")]
+    sized = [m for m in modes if m.startswith("trace")]
     print("| python | " + " | ".join(m for m in modes if m != "bare") + " | bare s | "
           + "".join("%s bytes/record | " % m for m in sized))
     print("|---" * (len(modes) + len(sized)) + "|---|")

@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional, Union
 from recorder.backends import select
 from recorder.codes import CodeCatalog
 from recorder.config import Config
-from recorder.errors import RecorderError, SinkError, warn
+from recorder.errors import RecorderError, RecordingStopped, SinkError, warn
 from recorder.events import CallbackSink, Event, Sink
 from recorder.filters import FilterChain, FilterEngine, load_chain
 from recorder.identity import ModuleResolver
@@ -65,6 +65,12 @@ class Session:
         if hasattr(self.sink, "use_reprs") and getattr(self.sink, "reprs", None) is None:
             # A trace writer made without ``reprs=`` follows the configuration.
             self.sink.use_reprs(config.reprs)  # type: ignore[attr-defined]
+        if hasattr(self.sink, "steps") and getattr(self.sink, "steps") is None:
+            self.sink.steps = config.steps  # type: ignore[attr-defined]
+        #: "on": LINE events; "off": none are asked of the interpreter (a trace writer made
+        #: with ``steps="off"`` asks for that itself).
+        self.steps = getattr(self.sink, "steps", None) or config.steps
+        lines = self.steps == "on"
         #: Why this backend was chosen, in words (also written to trace metadata).
         self.backend_reason = selection.reason
         #: The one module identity resolver of this session: the catalog names code with it,
@@ -75,10 +81,11 @@ class Session:
         self.catalog = CodeCatalog(self.filters, self.resolver.label_for)
         if hasattr(self.sink, "use_filters"):
             self.sink.use_filters(self.filters)  # type: ignore[attr-defined]
-        self.normaliser = Normaliser(self.sink, self._failed)
+        self.normaliser = Normaliser(self.sink, self._failed, lines=lines)
         self.import_hook = ImportHook(self.resolver, self.normaliser.imported)
         self.backend = selection.backend(self.catalog, self.normaliser,
-                                         bool(getattr(self.sink, "wants_frames", False)))
+                                         bool(getattr(self.sink, "wants_frames", False)),
+                                         lines=lines)
         self.active = False
         self.failure: Optional[str] = None
 
@@ -131,6 +138,8 @@ class Session:
         self.normaliser.close()
         try:
             self.sink.close()
+        except RecordingStopped as exc:  # the disk took the trace but not its end
+            warn("the end of the trace could not be written: %s" % exc)
         except Exception as exc:
             warn("closing the sink failed: %s: %s" % (type(exc).__name__, exc))
 
@@ -158,7 +167,9 @@ class Session:
 
     def _failed(self, exc: BaseException) -> None:
         """A rule function, a backend callback or the sink under them raised."""
-        if isinstance(exc, SinkError) and exc.__cause__ is not None:
+        if isinstance(exc, RecordingStopped):  # a limit reached, a full disk: its own words
+            self._disable(str(exc))
+        elif isinstance(exc, SinkError) and exc.__cause__ is not None:
             cause = exc.__cause__
             self._disable("the sink raised %s: %s" % (type(cause).__name__, cause))
         else:

@@ -29,6 +29,7 @@ concurrently). After ``os.fork()`` the child never writes to the parent's files.
 from __future__ import annotations
 
 import datetime
+import errno
 import json
 import os
 import sys
@@ -39,12 +40,16 @@ from types import FrameType
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from recorder import env
+from recorder.config import STEPS_MODES
 from recorder.events import CodeInfo, Kind
+from recorder.errors import RecordingStopped
 from recorder.formats.imports import FILE_NAME as IMPORTS_FILE, ImportLog
+from recorder.formats.storage import FileModes, write_all, write_json_atomic
 from recorder.values import (TypeRegistry, ValueEncoder, ValueOptions, check_reprs,
                              json_string, type_name)
 
-__all__ = ["CodeTracerWriter", "TraceDirError", "VALUES_MODES", "DEFAULT_VALUES"]
+__all__ = ["CodeTracerWriter", "TraceDirError", "VALUES_MODES", "DEFAULT_VALUES",
+           "writer_options"]
 
 #: ``none``: no values at all (Call args empty, Return values None, no Values after Steps;
 #: an unwind still says which exception type). ``args``: arguments at Call, return/yield
@@ -92,6 +97,9 @@ _monotonic = time.monotonic
 _getpid = os.getpid
 
 _MAX_SOURCE_BYTES = 64 << 20
+#: A copy into files/ failing with one of these means the disk takes no more: stop recording.
+_DISK_ERRORS = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EIO",
+                                                           "EROFS") if hasattr(errno, name))
 _OUTPUT_CHUNK = 64 << 10
 
 
@@ -99,16 +107,15 @@ class TraceDirError(OSError):
     """The output directory cannot be used (one clear sentence naming the problem)."""
 
 
+def _remove_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
 def _now_iso() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat()
-
-
-def _write_json_atomic(path: str, data: Any) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=1, ensure_ascii=True)
-        fh.write("\n")
-    os.replace(tmp, path)
 
 
 def _inlined_comprehension_opcode() -> Optional[int]:
@@ -194,7 +201,16 @@ class _Stream:
         self.calls = 0
         self.last_exc: Any = None
         self.last_exc_text = ""
-        self.fh = open(trace_path, "wb")
+        #: bytes in the file, always ending on a record boundary (see _cut_back)
+        self.size = 0
+        #: the <toplevel> Return is in the buffer (finish)
+        self.top_returned = False
+        #: a write failed: the file was cut back to its last whole record and takes no more
+        #: records; ``good`` = (open Calls, Types, Paths) in what it holds (see _cut_back)
+        self.dead = False
+        self.good: Tuple[int, int, int] = (0, 0, 0)
+        self.cut_closed = False  # a dead file got its closing records after all
+        self.fd = writer.modes.create(trace_path)
         buf = self.buf
         self.types = TypeRegistry(buf.append, writer.value_options.max_types)
         # 0.3.0's start(): Path, Function <toplevel>, Call, Type None (type 0)
@@ -277,49 +293,142 @@ class _Stream:
         return prefix
 
     # -- output ------------------------------------------------------------------------------
-    def flush(self) -> None:
+    def flush(self, check: bool = True) -> None:
+        """Write the buffered records. ``check``: raise :class:`RecordingStopped` when the
+        trace has now reached one of its limits, or a write failed (the session then stops
+        recording); without it the next checked flush tells."""
         if self.closed:
             return
         if _getpid() != self.pid:  # a forked child: the files are the parent's
             del self.buf[:]
             return
+        failure: Optional[OSError] = None
         with self.lock:
             if self.closed:
                 return
-            self._write(final=False)
+            try:
+                self._write(final=False)
+            except OSError as exc:
+                failure = exc
+        writer = self.writer
+        if failure is not None:
+            raise writer.write_failed(failure)
+        if check and writer.limits_on and writer.over_limit():
+            stop = writer.limit_reached()
+            if stop is not None:
+                raise stop
 
     def _write(self, final: bool = True) -> None:
+        """Write out the buffer (``final``: all of it; else all but the filters' holdback),
+        then the import lines (main stream) and the path table. ``OSError`` when a write
+        fails, after the failed file was cut back to its last whole record."""
         buf = self.buf
+        if self.dead:
+            del buf[:]
+            return
         n = len(buf)
         if not final:  # with filters, the newest records wait (see CodeTracerWriter.holdback)
             n -= self.writer.holdback
         if n > 0:
-            data = ",\n".join(buf[:n])
+            records = buf[:n]
             del buf[:n]  # records appended meanwhile stay (index n onwards)
+            data = ",\n".join(records)
             if self.written:
                 data = ",\n" + data
             elif self.started:  # a flush with nothing to write has written "[" alone
                 data = "\n" + data
             else:
                 data = "[\n" + data
-                self.started = True
-            self.written = True
-            self.fh.write(data.encode("utf-8", "backslashreplace"))
-            self.fh.flush()
-            if self.main:
-                self.writer._imports.flush()
+            payload = data.encode("utf-8", "backslashreplace")
+            self._append(payload, records)
+            self.started = self.written = True
+            self.writer.count_written(n, len(payload))
         elif not self.started:
-            self.fh.write(b"[")
-            self.fh.flush()
+            self._append(b"[", [])
             self.started = True
         self.last_flush = _monotonic()
+        error: Optional[OSError] = None
+        if self.main:
+            try:
+                self.writer._imports.flush()
+            except OSError as exc:
+                error = exc
         if self.paths_dirty:
             self.paths_dirty = False
-            _write_json_atomic(self.paths_path, list(self.path_list))
+            try:
+                write_json_atomic(self.paths_path, list(self.path_list), self.writer.modes)
+            except OSError as exc:
+                error = error or exc
+        if error is not None:
+            raise error
+
+    def _append(self, data: bytes, records: List[str]) -> None:
+        """Add ``data`` (``records``, written out) at the end of the file."""
+        try:
+            write_all(self.fd, data, self.size)
+        except OSError as exc:
+            self._cut_back(records)
+            if exc.filename is None:
+                exc.filename = self.trace_path
+            raise
+        self.size += len(data)
+
+    def _cut_back(self, lost: List[str]) -> None:
+        """A write failed (``lost``: its records, maybe half written): cut the file back to
+        its last whole record, so that it stays readable, and take no more records. What the
+        file holds is counted from what it does not: the Calls still open there, and its
+        Types and Paths (ids are positions), for :meth:`_close_cut`."""
+        lost = lost + self.buf
+        del self.buf[:]
+        self.dead = True
+        calls = returns = types = paths = 0
+        for rec in lost:
+            head = rec[:9]
+            if head == '{"Call":{':
+                calls += 1
+            elif head == '{"Return"':
+                returns += 1
+            elif head == '{"Type":{':
+                types += 1
+            elif head == '{"Path":"':
+                paths += 1
+        opened = self.depth + (0 if self.top_returned else 1) - (calls - returns)
+        self.good = (opened, len(self.types) - types, len(self.path_list) - paths)
+        try:
+            os.ftruncate(self.fd, self.size)
+            os.lseek(self.fd, self.size, os.SEEK_SET)
+        except OSError:
+            pass
+
+    def _close_cut(self) -> bool:
+        """Close a file cut back by a failed write as ``--repair`` would (a ``<detached>``
+        Return for every Call open in it, and the closing bracket), if the disk still takes
+        these few bytes; else it stays as cut (a readable prefix). True when closed."""
+        from recorder.formats.reader import closing_records, closing_text
+
+        opened, types, paths = self.good
+        try:
+            write_json_atomic(self.paths_path, self.path_list[:paths], self.writer.modes)
+        except OSError:
+            pass  # a reader takes the paths from the Path records
+        if not self.started:
+            return False  # not even "[" could be written
+        tail = closing_text(closing_records(types, opened), self.written)
+        try:
+            write_all(self.fd, tail.encode("ascii"), self.size)
+        except OSError:
+            try:
+                os.ftruncate(self.fd, self.size)
+            except OSError:
+                pass
+            return False
+        self.size += len(tail)
+        return True
 
     def finish(self, top_return: str) -> None:
         """Close what is still open (a DETACH-marked Return each), return from <toplevel>,
-        end the JSON array, close the file."""
+        end the JSON array, close the file. A write that fails raises ``OSError``, after
+        the file was closed as well as the disk allows (:meth:`_close_cut`)."""
         if self.closed:
             return
         if _getpid() != self.pid:
@@ -328,26 +437,50 @@ class _Stream:
         with self.lock:
             if self.closed:
                 return
-            buf = self.buf
-            while self.depth > 0:
-                self.depth -= 1
-                buf.append('{"Return":{"return_value":%s}}' % self.writer.detached(self))
-            buf.append('{"Return":{"return_value":%s}}' % top_return)
-            self.paths_dirty = True
+            error: Optional[OSError] = None
             try:
-                self._write()
-                self.fh.write(b"\n]\n")
-                self.fh.flush()
+                if not self.dead:
+                    buf = self.buf
+                    while self.depth > 0:
+                        self.depth -= 1
+                        buf.append('{"Return":{"return_value":%s}}'
+                                   % self.writer.detached(self))
+                    buf.append('{"Return":{"return_value":%s}}' % top_return)
+                    self.top_returned = True
+                    self.paths_dirty = True
+                    try:
+                        self._write()
+                    except OSError as exc:
+                        error = exc
+                    if not self.dead:
+                        try:
+                            self._append(b"\n]\n", [])
+                        except OSError as exc:
+                            error = error or exc
+                if self.dead:
+                    self.cut_closed = self._close_cut()
             finally:
                 self.closed = True
-                self.fh.close()
+                os.close(self.fd)
+            if error is not None:
+                raise error
 
     def describe(self) -> Dict[str, Any]:
         root = self.writer.out_dir
-        return {"serial": self.serial, "ident": self.ident, "name": self.name,
-                "trace": os.path.relpath(self.trace_path, root),
-                "paths": os.path.relpath(self.paths_path, root),
-                "ended": self.ended}
+        out = {"serial": self.serial, "ident": self.ident, "name": self.name,
+               "trace": os.path.relpath(self.trace_path, root),
+               "paths": os.path.relpath(self.paths_path, root),
+               "ended": self.ended}
+        if self.dead and not self.cut_closed:
+            out["cut"] = True  # a write failed and the file could not be closed after it
+        return out
+
+
+def writer_options(config: Any) -> Dict[str, Any]:
+    """The :class:`CodeTracerWriter` options a :class:`recorder.config.Config` sets: the CLI
+    and the auto-start make their writers with them."""
+    return {"steps": config.steps, "max_size": config.max_size,
+            "max_records": config.max_records, "file_mode": config.file_mode}
 
 
 class CodeTracerWriter:
@@ -375,6 +508,14 @@ class CodeTracerWriter:
     ``env.SETTRACE_F_LOCALS_UNSAFE`` skips the Values after Steps in code objects holding
     an inlined comprehension (reading ``f_locals`` there corrupts it, cpython gh-124118).
     ``metadata``: extra keys for ``trace_metadata.json`` (filters, ...).
+    ``steps``: ``"on"`` or ``"off"`` (no Step for each line: the session then asks the backend
+    for no line events; ``None`` until a session applies its configuration, ``"on"``
+    meanwhile). ``max_size`` (bytes of the event files) and ``max_records``: when the trace
+    reaches one, recording stops (:class:`~recorder.errors.RecordingStopped` from the flush
+    that found it: the session's one warning) and the metadata says ``"stopped"``; so does a
+    write that fails (a full disk). ``file_mode``: the permissions of every file and
+    directory made (:class:`~recorder.formats.storage.FileModes`; default ``"private"``:
+    0600 and 0700).
 
     Raises :class:`TraceDirError` when ``out_dir`` cannot be created or written.
     """
@@ -385,7 +526,9 @@ class CodeTracerWriter:
                  reprs: Optional[str] = None, backend: Optional[str] = None,
                  workdir: Optional[str] = None, toplevel_path: Optional[str] = None,
                  metadata: Optional[Mapping[str, Any]] = None, copy_sources: bool = True,
-                 flush_records: int = 512, flush_seconds: float = 0.5) -> None:
+                 flush_records: int = 512, flush_seconds: float = 0.5,
+                 steps: Optional[str] = None, max_size: Optional[int] = None,
+                 max_records: Optional[int] = None, file_mode: str = "private") -> None:
         if values not in VALUES_MODES:
             raise ValueError("values must be one of %s, not %r" % (", ".join(VALUES_MODES),
                                                                   values))
@@ -396,6 +539,18 @@ class CodeTracerWriter:
         self.wants_frames = values != "none"
         self.value_options = value_options or ValueOptions()
         self.reprs = None if reprs is None else check_reprs(reprs)
+        if steps not in (None,) + STEPS_MODES:
+            raise ValueError("steps must be one of %s, not %r" % (", ".join(STEPS_MODES), steps))
+        self.steps = steps
+        self.modes = FileModes(file_mode)
+        #: limits (None: none); totals of what the event files hold, counted at each write
+        self.max_size = max_size
+        self.max_records = max_records
+        self.limits_on = max_size is not None or max_records is not None
+        self.records_written = 0
+        self.bytes_written = 0
+        #: why recording stopped before the end (the metadata's "stopped"), or None
+        self.stopped: Optional[Dict[str, Any]] = None
         self.workdir = os.path.abspath(workdir or os.getcwd())
         self.out_dir = os.path.abspath(os.path.join(self.workdir, os.fspath(out_dir)))
         self.program = program
@@ -432,12 +587,16 @@ class CodeTracerWriter:
         self.start_time = _now_iso()
         self.end_time: Optional[str] = None
         self._prepare_dir()
-        self._imports = ImportLog(self.out_dir)
-        self._main = _Stream(self, None, self._main_ident, "MainThread",
-                             os.path.join(self.out_dir, "trace.json"),
-                             os.path.join(self.out_dir, "trace_paths.json"), main=True)
-        self._main.flush()
-        self._write_metadata(complete=False)
+        self._imports = ImportLog(self.out_dir, self.modes)
+        try:
+            self._main = _Stream(self, None, self._main_ident, "MainThread",
+                                 os.path.join(self.out_dir, "trace.json"),
+                                 os.path.join(self.out_dir, "trace_paths.json"), main=True)
+            self._main.flush(check=False)
+            self._write_metadata(complete=False)
+        except (OSError, RecordingStopped) as exc:
+            raise TraceDirError("cannot write the trace directory %s: %s"
+                                % (self.out_dir, getattr(exc, "strerror", None) or exc)) from exc
 
     # -- setup -------------------------------------------------------------------------------
     def _prepare_dir(self) -> None:
@@ -445,7 +604,7 @@ class CodeTracerWriter:
         if os.path.exists(out) and not os.path.isdir(out):
             raise TraceDirError("the output path %s exists and is not a directory" % out)
         try:
-            os.makedirs(out, exist_ok=True)
+            self.modes.mkdir(out)  # an existing directory keeps its mode (docs/trace-format.md)
             # our own files from an earlier run would be mistaken for this one's
             for name in ("trace.json", "trace_paths.json", "trace_metadata.json"):
                 p = os.path.join(out, name)
@@ -457,8 +616,7 @@ class CodeTracerWriter:
                     if name.startswith(("trace-", "trace_paths-", "trace_metadata-")):
                         os.remove(os.path.join(tdir, name))
             probe = os.path.join(out, ".recorder-write-test")
-            with open(probe, "wb"):
-                pass
+            os.close(self.modes.create(probe))
             os.remove(probe)
         except OSError as exc:
             raise TraceDirError("cannot write the trace directory %s: %s"
@@ -476,7 +634,9 @@ class CodeTracerWriter:
         return path
 
     def copy_source(self, path: str) -> None:
-        """Copy a traced source file to ``files/<absolute path>`` once (best effort)."""
+        """Copy a traced source file to ``files/<absolute path>`` once. A source that cannot
+        be read is not copied; a copy that cannot be written (a full disk) is removed and
+        stops recording (:meth:`write_failed`)."""
         if not self.copy_sources_enabled or path in self._copied:
             return
         with self._lock:
@@ -488,16 +648,31 @@ class CodeTracerWriter:
         try:
             if not os.path.isfile(path) or os.path.getsize(path) > _MAX_SOURCE_BYTES:
                 return
-            rel = os.path.splitdrive(path)[1].lstrip("/\\")
-            dest = os.path.join(self.out_dir, "files", rel)
-            os.makedirs(os.path.dirname(dest), exist_ok=True)
             # read whole (the size is bounded); shutil would cost start-up for this alone
             with open(path, "rb") as src:
                 data = src.read()
-            with open(dest, "wb") as out:
-                out.write(data)
         except OSError:
-            pass
+            return
+        dest = self._copy_path(path)
+        fd = -1
+        try:
+            self.modes.mkdir(os.path.dirname(dest))
+            fd = self.modes.create(dest)
+            write_all(fd, data, 0)
+        except OSError as exc:
+            if fd >= 0:
+                _remove_quietly(dest)  # never a half copy
+            if exc.errno not in _DISK_ERRORS:
+                return  # this path cannot be a file here (too long, ...): no copy, as before
+            if exc.filename is None:
+                exc.filename = dest
+            raise self.write_failed(exc) from None
+        finally:
+            if fd >= 0:
+                os.close(fd)
+
+    def _copy_path(self, path: str) -> str:
+        return os.path.join(self.out_dir, "files", os.path.splitdrive(path)[1].lstrip("/\\"))
 
     # -- streams -----------------------------------------------------------------------------
     def _stream_for(self, thread: Any) -> Optional[_Stream]:
@@ -516,23 +691,33 @@ class CodeTracerWriter:
                 self._by_ident[thread.ident] = main
                 return main
         tdir = os.path.join(self.out_dir, "threads")
-        os.makedirs(tdir, exist_ok=True)
-        st = _Stream(self, serial, thread.ident, thread.name,
-                     os.path.join(tdir, "trace-%d.json" % serial),
-                     os.path.join(tdir, "trace_paths-%d.json" % serial), main=False)
-        _write_json_atomic(os.path.join(tdir, "trace_metadata-%d.json" % serial),
-                           self._thread_metadata(st))
-        st.flush()
-        with self._lock:
+        try:
+            self.modes.mkdir(tdir)
+            st = _Stream(self, serial, thread.ident, thread.name,
+                         os.path.join(tdir, "trace-%d.json" % serial),
+                         os.path.join(tdir, "trace_paths-%d.json" % serial), main=False)
+        except OSError as exc:
+            raise self.write_failed(exc) from None
+        with self._lock:  # registered before its first write: close() finishes it
             self._streams[serial] = st
             self._by_ident[thread.ident] = st
+        try:
+            write_json_atomic(os.path.join(tdir, "trace_metadata-%d.json" % serial),
+                              self._thread_metadata(st), self.modes)
+        except OSError as exc:
+            raise self.write_failed(exc) from None
+        st.flush(check=False)
         return st
 
     def _end_stream(self, st: _Stream) -> None:
         if st.main:
             return  # the main stream ends at close(), returning the exit status
         st.ended = True
-        st.finish(st.enc.none())
+        failure: Optional[OSError] = None
+        try:
+            st.finish(st.enc.none())
+        except OSError as exc:
+            failure = exc
         self._count_hidden(st)
         info = st.describe()
         with self._lock:
@@ -541,6 +726,8 @@ class CodeTracerWriter:
                 del self._by_ident[st.ident]
             self._ended_serials.add(st.serial)
             self._ended_threads.append(info)  # not the stream: its tables are freed
+        if failure is not None:
+            raise self.write_failed(failure)
 
     def use_reprs(self, reprs: str) -> None:
         """Set ``reprs`` (the session calls this before recording starts when the writer
@@ -550,7 +737,10 @@ class CodeTracerWriter:
             streams = list(self._streams.values()) + [self._main]
         for st in streams:
             st.enc.use_reprs(reprs)
-        self._write_metadata(complete=False)
+        try:
+            self._write_metadata(complete=False)
+        except OSError as exc:
+            raise self.write_failed(exc) from None
 
     def use_filters(self, filters: Any) -> None:
         """Apply a :class:`recorder.filters.FilterEngine`'s value rules (the session calls
@@ -583,20 +773,26 @@ class CodeTracerWriter:
         for path in list(self._copied):
             if path.startswith("<") or not os.path.isabs(path):
                 continue
-            dest = os.path.join(self.out_dir, "files",
-                                os.path.splitdrive(path)[1].lstrip("/\\"))
+            dest = self._copy_path(path)
             try:
                 with open(dest, "rb") as fh:
                     data = fh.read()
-                changed = data
-                for text in self.secret_texts:
-                    changed = changed.replace(text.encode("utf-8", "backslashreplace"),
-                                              b"<redacted>")
-                if changed != data:
-                    with open(dest, "wb") as fh:
-                        fh.write(changed)
             except OSError:
-                pass
+                continue
+            changed = data
+            for text in self.secret_texts:
+                changed = changed.replace(text.encode("utf-8", "backslashreplace"),
+                                          b"<redacted>")
+            if changed == data:
+                continue
+            try:  # in place, keeping the file's mode
+                fd = os.open(dest, os.O_WRONLY | os.O_TRUNC)
+                try:
+                    write_all(fd, changed, 0)
+                finally:
+                    os.close(fd)
+            except OSError:
+                _remove_quietly(dest)  # a copy cut short, or still holding the secret: none
 
     def _count_hidden(self, st: _Stream) -> None:
         """Hand a stream's counts of hidden values to the filter engine (once)."""
@@ -617,6 +813,71 @@ class CodeTracerWriter:
     def detached(self, st: _Stream) -> str:
         """The return value of an activation closed by the recorder, not the program."""
         return st.enc.marker("<detached>", "<detached>")
+
+    # -- limits and failed writes --------------------------------------------------------------
+    def count_written(self, records: int, nbytes: int) -> None:
+        """Add a write of the event files to the totals (once per buffer written)."""
+        with self._lock:
+            self.records_written += records
+            self.bytes_written += nbytes
+
+    def over_limit(self) -> bool:
+        """Has the trace reached ``max_size`` or ``max_records`` (and not stopped yet)?"""
+        if self.stopped is not None:
+            return False
+        return ((self.max_size is not None and self.bytes_written >= self.max_size)
+                or (self.max_records is not None and self.records_written >= self.max_records))
+
+    def limit_reached(self) -> Optional[RecordingStopped]:
+        """Recording stops at a limit: the exception to raise (None when it has stopped
+        already). Records written since the last check overshoot the limit: at most one
+        buffer per thread, and the closing Returns."""
+        if self.max_size is not None and self.bytes_written >= self.max_size:
+            reason, limit = "max-size", self.max_size
+        else:
+            reason, limit = "max-records", self.max_records
+        if not self._stop({"reason": reason, "limit": limit}):
+            return None
+        return RecordingStopped("the trace reached its %s limit (%d %s): %d records, %d bytes "
+                                "written" % (reason, limit, "bytes" if reason == "max-size"
+                                             else "records", self.records_written,
+                                             self.bytes_written))
+
+    def write_failed(self, exc: OSError) -> RecordingStopped:
+        """A write failed (a full disk, an I/O error, the file-size limit): recording stops,
+        and the metadata is written at once to say why, if it still can be. Returns the
+        exception to raise (the session's one warning line)."""
+        name = self._relative(exc.filename)
+        error = exc.strerror or str(exc)
+        message = "cannot write %s: %s" % (name, error)
+        first = self._stop({"reason": "write-error", "file": name, "error": error,
+                            "errno": errno.errorcode.get(exc.errno or 0)})
+        if first:
+            try:
+                self._write_metadata(complete=False)
+            except Exception:
+                message += " (the metadata could not be written either)"
+            else:
+                message += " (trace_metadata.json says where it stopped)"
+        return RecordingStopped(message)
+
+    def _stop(self, why: Dict[str, Any]) -> bool:
+        """Record why recording stops (the first reason only); False if it had stopped."""
+        with self._lock:
+            if self.stopped is not None:
+                return False
+            why.update(at_records=self.records_written, at_bytes=self.bytes_written,
+                       time=_now_iso())
+            self.stopped = why
+            return True
+
+    def _relative(self, path: Any) -> str:
+        if not isinstance(path, str):
+            return "a trace file"
+        try:
+            return os.path.relpath(path, self.out_dir)
+        except ValueError:
+            return path
 
     # -- the sink ----------------------------------------------------------------------------
     def emit(self, kind: Kind, thread: Any, code: Optional[CodeInfo], line: Optional[int],
@@ -738,7 +999,7 @@ class CodeTracerWriter:
         st.calls += 1
         if secrets and len(secrets) != st.scrubbed:
             self._scrub_pending(st)
-        if kind is _ATTACH and line is not None:
+        if kind is _ATTACH and line is not None and self.steps != "off":
             # where the already running frame is now
             rec = c.step + str(line) + "}}"
             buf.append(rec)
@@ -967,6 +1228,7 @@ class CodeTracerWriter:
             self._exit_status = exit_status
         status = self._exit_status
         self.end_time = _now_iso()
+        told = self.stopped is not None and self.stopped["reason"] == "write-error"
         first_error: Optional[BaseException] = None
         for st in streams:
             try:
@@ -991,11 +1253,13 @@ class CodeTracerWriter:
         except Exception as exc:
             first_error = first_error or exc
         self._scrub_sources()
+        if isinstance(first_error, OSError):
+            first_error = self.write_failed(first_error)  # "stopped" for the metadata
         try:
             self._write_metadata(complete=True)
         except Exception as exc:
             first_error = first_error or exc
-        if first_error is not None:
+        if first_error is not None and not told:  # a write error was told already: once
             raise first_error
 
     # -- metadata ----------------------------------------------------------------------------
@@ -1041,13 +1305,18 @@ class CodeTracerWriter:
             "start_time": self.start_time,
             "end_time": self.end_time,
             "process_exit_status": self._exit_record(),
-            "complete": complete,
+            "complete": complete and not any(t.get("cut") for t in threads),
             "threads": threads,
             "imports": {"file": IMPORTS_FILE if self._imports.count else None,
                         "count": self._imports.count},
         }
+        data["steps"] = self.steps or "on"
+        if self.limits_on:
+            data["limits"] = {"max_size": self.max_size, "max_records": self.max_records}
+        if self.stopped is not None:
+            data["stopped"] = dict(self.stopped)
         if self.filters is not None:
             data["trace_filter"] = self.filters.metadata()
         for key, val in self.extra_metadata.items():
             data.setdefault(key, val)
-        _write_json_atomic(os.path.join(self.out_dir, "trace_metadata.json"), data)
+        write_json_atomic(os.path.join(self.out_dir, "trace_metadata.json"), data, self.modes)
