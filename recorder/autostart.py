@@ -24,9 +24,9 @@ mechanism:
   child's own trace, linked to the parent's.
 * **However the process ends** the trace is finished: atexit (normal end, ``sys.exit``, an
   uncaught exception, KeyboardInterrupt), ``os._exit`` and ``os.exec*`` (patched to close
-  the trace first), SIGTERM and SIGHUP (a handler, installed only where the program has
-  none, that closes the trace and then dies by the signal as before). Frames still open are closed
-  with a ``<detached>`` return value. A SIGKILL leaves the streamed prefix, which
+  the trace first), SIGTERM and SIGHUP (a handler standing in for the default action,
+  unseen by the program (recorder/signals.py), that closes the trace and then dies by the
+  signal as before). Frames still open are closed with a ``<detached>`` return value. A SIGKILL leaves the streamed prefix, which
   :func:`recorder.formats.reader.read_trace_dir` reads and ``repair_trace`` can close.
 
 Nothing here may stop the program: every failure is one ``recorder: warning:`` line on
@@ -45,9 +45,9 @@ import time
 from types import FrameType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from recorder import own_threads, signals
 from recorder.config import Config
 from recorder.errors import RecorderError, warn
-from recorder.normalise import CODE, PENDING
 
 __all__ = ["start", "trace_dir", "PTH_NAME", "PTH_SOURCE", "SITECUSTOMIZE", "program_name"]
 
@@ -101,7 +101,6 @@ class _State:
         self.terminating: Optional[threading.Thread] = None
         self.terminating_signal = getattr(signal, "SIGTERM", 15)  # the signal it handles
         self.terminated = False
-        self.main: Optional[_MainWatch] = None
         #: a trace is being closed; a SIGTERM meanwhile waits in pending_signal
         self.closing = False
         self.pending_signal = 0
@@ -109,6 +108,11 @@ class _State:
         #: the CLI's frame that runs the program (guard_endings): it and the frames below
         #: it are not "inside the recorder" for the SIGTERM handler
         self.host: Optional[FrameType] = None
+        #: the session is the CLI's (guard_endings), not auto-started
+        self.by_cli = False
+        #: prints the end-of-run line once the trace is closed (RECORDER_REPORT=1, or the
+        #: CLI's line), else None
+        self.report: Optional[Callable[[], Any]] = None
 
 
 _state = _State()
@@ -170,30 +174,73 @@ def _go(via: str) -> Optional[str]:
     return path
 
 
-def guard_endings(session: Any, trace_dir: str) -> None:
+def guard_endings(session: Any, trace_dir: str, target: Any = None,
+                  report: Optional[Callable[[], Any]] = None) -> None:
     """Give a session the CLI started the same end-of-process hooks as the auto-start's:
-    ``os._exit``, ``os.exec*`` and SIGTERM close its trace first (docs/cli.md). The CLI
-    finishes a normal end itself and calls :func:`release` first. A forked child drops it
-    (the session already stops recording there; the CLI's ``-o`` directory is the parent's).
+    ``os._exit``, ``os.exec*`` and SIGTERM close its trace first (docs/cli.md), then call
+    ``report`` (the end-of-run line). The CLI finishes a normal end itself through
+    :func:`close_cli_session`.
+
+    Its children: with ``RECORDER_TRACE`` set (``session.config.trace_root``), the program's
+    forked children and Python subprocesses are recorded by the auto-start as everywhere
+    else, each into its own ``<trace root>/<program>-<pid>/``, linked to the CLI's trace
+    directory; ``target`` is what the CLI runs (a :class:`recorder.program.Target`), which
+    names a forked child. Otherwise a forked child goes on unrecorded (the session stops
+    recording there; the ``-o`` directory is the parent's).
     """
     _state.session = session
     _state.trace_dir = trace_dir
     _state.pid = os.getpid()
     _state.status = None
+    _state.report = report
     _state.host = sys._getframe(1)
+    _state.by_cli = True
     session.on_fork = _release_in_child
+    config = getattr(session, "config", None)
+    if target is not None and config is not None and config.trace_root is not None:
+        _record_children(session, config, trace_dir, target)
     _install_hooks()
 
 
-def release(session: Any) -> None:
-    """The CLI is closing ``session`` itself: the hooks leave it alone from now on."""
-    if _state.session is session:
-        _state.session = None
-        _state.host = None
+def _record_children(session: Any, config: Config, trace_dir: str, target: Any) -> None:
+    """The CLI's process tells its children what an auto-started one would: the recording
+    options it was given (not ``-o``, which is its own) and its trace directory as their
+    parent."""
+    _state.config = config.updated(out_dir=Config.from_env().out_dir)
+    # the CLI's target kinds are ours, but for "path" (a script, a directory, a zip file)
+    _state.program = _Program("script" if target.kind == "path" else target.kind,
+                              target.value)
+    _state.parent = None
+    session.on_fork = _on_fork
+    for name, value in _exports(_state.config, trace_dir).items():
+        os.environ[name] = value
+
+
+def close_cli_session(session: Any, exit_status: Any, after: Callable[[], Any]) -> None:
+    """The CLI closes ``session`` itself at the program's end (the hooks leave it alone from
+    now on), then calls ``after`` (restore the streams, print the end-of-run line). As in
+    :func:`_finish`, a SIGTERM arriving meanwhile (the program's own, or the helper thread
+    of :func:`_on_signal` that found the trace taken over) waits until both are done, then
+    ends the process."""
+    _state.closing = True
+    try:
+        if _state.session is session:
+            _state.session = None
+            _state.host = None
+            _state.report = None
+        try:
+            session.stop(exit_status=exit_status)
+        finally:
+            after()
+    finally:
+        _state.closing = False
+    if _state.pending_signal:
+        _die(_state.pending_signal)
 
 
 def _release_in_child(session: Any) -> None:
     _state.session = None
+    _state.report = None
     _state.terminating = None
     _state.terminated = False
 
@@ -244,6 +291,7 @@ def _begin(parent: Optional[Tuple[int, str]], started_by: str,
            previous: Optional[str] = None) -> Optional[str]:
     """Create this process's trace directory, writer and session, and tell children."""
     from recorder.backends import select
+    from recorder.filters import load_chain
     from recorder.formats.codetracer import CodeTracerWriter, writer_options
     from recorder.formats.storage import FileModes
     from recorder.session import Session
@@ -272,10 +320,11 @@ def _begin(parent: Optional[Tuple[int, str]], started_by: str,
                                   backend=backend.name,
                                   metadata={"process": process, "parent": link},
                                   **writer_options(config))
-        session = Session(writer, config)
+        target = _target_package(program)
+        chain = load_chain(config, target_package=target) if target is not None else None
+        session = Session(writer, config, filters=chain, selection=backend)
         session.on_fork = _on_fork
         session.stop_at_exit = False  # _at_exit stops it, knowing the exit status
-        _watch_main_module(session)
         if started_by in ("pth", "sitecustomize"):
             # What runs us now is site's exec of the .pth line or a sitecustomize: not the
             # program, never recorded (a forked child's stack is the program's: attached).
@@ -299,9 +348,21 @@ def _begin(parent: Optional[Tuple[int, str]], started_by: str,
     _state.pid = os.getpid()
     _state.parent = parent
     _state.status = None
+    _state.report = None
+    if config.report:  # the auto-start prints only when asked (RECORDER_REPORT=1)
+        from recorder.report import EndOfRun
+        _state.report = EndOfRun(writer, session.filters, config).print
     for name, value in exports.items():
         os.environ[name] = value
     return path
+
+
+def _target_package(program: "_Program") -> Optional[Tuple[str, str]]:
+    """``python -m pkg.mod``: pkg is recorded even when installed (docs/filters.md)."""
+    if program.kind != "module" or not program.value:
+        return None
+    from recorder.filters import target_package
+    return target_package(program.value)
 
 
 def _claim_dir(root: str, name: str, modes: Any) -> str:
@@ -352,6 +413,9 @@ def _finish(status: Any) -> None:
         warn("closing the trace failed: %s: %s" % (type(exc).__name__, exc))
     finally:
         _state.closing = False
+    report, _state.report = _state.report, None
+    if report is not None:
+        report()  # the end-of-run line (recorder/report.py): never raises
     if _state.pending_signal:
         _die(_state.pending_signal)  # a SIGTERM came while closing: now it takes effect
 
@@ -362,19 +426,21 @@ def _last_exception() -> Any:
 
 def _exit_status() -> Any:
     """The exit status, as atexit can know it. Python does not tell atexit handlers how the
-    program ended, so it is read from how ``__main__``'s module frame ended (see
-    :func:`_watch_main_module`): normally (0) or by an exception (``SystemExit``: its code;
-    KeyboardInterrupt: 130, as the CLI writes it; any other: 1). Without that, an uncaught
-    exception is still told by ``sys.last_value``; otherwise ``"<exit>"`` (unknown)."""
+    program ended, so it is read from how ``__main__``'s module frame ended
+    (:meth:`Session.main_module_end`): by an exception (``SystemExit``: its code;
+    KeyboardInterrupt: 130, as the CLI writes it; any other: 1) or normally (0). An
+    uncaught exception the session did not see is still told by ``sys.last_value``;
+    otherwise ``"<exit>"`` (unknown)."""
     if _state.status is not None:
         return _state.status
-    watch = _state.main
-    if watch is not None and watch.act is not None:
-        return _status_of(watch.act[PENDING])
+    session = _state.session
+    end = session.main_module_end() if session is not None else None
+    if end is not None and end.exception is not None:
+        return _status_of(end.exception)
     exc = _last_exception()
     if exc is not None and exc is not _state.last_exception_at_start:
         return _status_of(exc)
-    if watch is not None and watch.frame is not None and _returned(watch.frame):
+    if end is not None and end.returned:
         return 0
     return "<exit>"
 
@@ -391,59 +457,6 @@ def _status_of(exc: Any) -> Any:
             return code & 0xFF  # what the process status will be
         return 1  # Python prints a non-integer code and exits with 1
     return 130 if isinstance(exc, KeyboardInterrupt) else 1
-
-
-class _MainWatch:
-    """``__main__``'s module code, its frame and its activation on the shadow stack."""
-
-    def __init__(self) -> None:
-        self.code: Any = None
-        self.frame: Optional[FrameType] = None
-        self.act: Optional[list] = None
-
-
-def _watch_main_module(session: Any) -> None:
-    """Learn how the program's main module frame ends, at no cost per event: the catalog's
-    ``lookup`` runs once per code object, so a wrapper around it sees the ``__main__``
-    module frame start (its frame), and, at the next new code object, its activation on
-    the main thread's shadow stack. After the frame is left, the activation's pending
-    exception (normalise.py R4: cleared when the frame goes on, kept when it unwinds) says
-    how: None for a return, else the exception, a ``SystemExit`` with its code."""
-    catalog = session.catalog
-    normaliser = session.normaliser
-    real = catalog.lookup
-    main_ident = threading.main_thread().ident
-    watch = _state.main = _MainWatch()
-
-    def lookup(code: Any, frame: Optional[FrameType]) -> Any:
-        info = real(code, frame)
-        try:
-            if watch.code is None:
-                if (code.co_name == "<module>" and frame is not None
-                        and frame.f_globals.get("__name__") == "__main__"):
-                    watch.code, watch.frame = code, frame
-            elif watch.act is None:
-                state = normaliser.threads.get(main_ident)
-                if state is not None:
-                    for act in state.stack:
-                        if act[CODE] is watch.code:
-                            watch.act = act
-                            break
-        except Exception:
-            pass
-        return info
-
-    catalog.lookup = lookup
-
-
-def _returned(frame: FrameType) -> bool:
-    """Did this finished frame leave by a return instruction (not by an exception)?"""
-    import dis
-    try:
-        op = frame.f_code.co_code[frame.f_lasti]
-    except Exception:
-        return False
-    return dis.opname[op] in ("RETURN_VALUE", "RETURN_CONST")
 
 
 def _at_exit() -> None:
@@ -492,7 +505,7 @@ def _wrap_exec(real: Callable[..., Any]) -> Callable[..., Any]:
         except BaseException:
             # The exec failed and the program goes on: so does an auto-started recording
             # (the CLI's trace stays closed with "<exec>").
-            if recording and _state.config is not None:
+            if recording and _state.config is not None and not _state.by_cli:
                 previous = _state.trace_dir
                 _state.status = None
                 _begin(_state.parent, "exec-failed", previous)
@@ -508,15 +521,14 @@ _TERMINATING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGH
 
 
 def _install_sigterm() -> None:
-    """For each of ``_TERMINATING_SIGNALS`` the program has no handler for (the default
-    action: die; an ignored signal, e.g. under ``nohup``, stays ignored), and only from the
-    main thread, where Python allows it."""
+    """:func:`_on_signal` stands in for the default action of ``_TERMINATING_SIGNALS``
+    (where the program has no handler, and whenever it asks for the default again; an
+    ignored signal, e.g. under ``nohup``, stays ignored), unseen by the program
+    (recorder/signals.py). Only from the main thread, where Python allows it."""
     try:
         if threading.current_thread() is not threading.main_thread():
             return
-        for signum in _TERMINATING_SIGNALS:
-            if signal.getsignal(signum) is signal.SIG_DFL:
-                signal.signal(signum, _on_signal)
+        signals.stand_in(_on_signal, _TERMINATING_SIGNALS)
     except (ValueError, OSError, AttributeError):
         pass
 
@@ -533,6 +545,9 @@ def _on_signal(signum: int, frame: Optional[FrameType]) -> None:
     """
     if _state.terminating is not None:
         if _state.terminated:
+            if _state.closing:  # the CLI is closing the trace itself: then it dies
+                _state.pending_signal = signum
+                return
             _die(signum)  # the helper has closed the trace
         return  # the helper is still at work; it sends the signal again when done
     try:
@@ -542,8 +557,8 @@ def _on_signal(signum: int, frame: Optional[FrameType]) -> None:
             _state.pending_signal = signum
             return
         if _state.session is not None and _inside_recorder(frame):
-            helper = threading.Thread(target=_terminate, args=(signum,),
-                                      name="recorder-sigterm", daemon=True)
+            # our own thread: never recorded (recorder/own_threads.py)
+            helper = own_threads.new_thread(_terminate, "recorder-sigterm", (signum,))
             _state.terminating = helper
             _state.terminating_signal = signum
             try:
@@ -611,7 +626,7 @@ def _die(signum: int) -> None:
     except Exception:
         pass
     try:
-        signal.signal(signum, signal.SIG_DFL)
+        signals.real_signal(signum, signals.DEFAULT)
         os.kill(os.getpid(), signum)
     finally:
         _state.real_exit(_SIGNAL_BASE + signum)  # only if the signal is blocked
@@ -632,6 +647,7 @@ def _on_fork(parent_session: Any) -> None:
     """``Session.on_fork``: in the child of ``os.fork()`` (the parent's recording is already
     dropped), start the child's own trace, linked to the parent's."""
     parent = (_state.pid, _state.trace_dir or "")
+    _state.by_cli = False  # the child's recording is auto-started, even under the CLI
     _state.terminating = None  # a SIGTERM helper thread does not survive the fork
     _state.terminated = False
     _state.session = None
@@ -666,8 +682,8 @@ class _Program:
         self.kind = kind
         self.value = value
         self.name = program_name(kind, value)
-        self.display = {"script": value, "module": "-m " + value, "command": "-c",
-                        "stdin": "-"}[kind]
+        self.display = {"script": os.path.abspath(value) if value else value,
+                        "module": "-m " + value, "command": "-c", "stdin": "-"}[kind]
         self.is_recorder_cli = (
             (kind == "module" and value in ("recorder", "recorder.__main__", "recorder.cli"))
             or (kind == "script" and os.path.basename(value) in ("recorder",

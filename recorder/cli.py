@@ -15,6 +15,7 @@ import argparse
 import os
 import signal
 import sys
+import time
 import types
 from typing import Any, Callable, Generator, List, NoReturn, Optional, Sequence, Tuple
 
@@ -28,7 +29,8 @@ EXIT_USAGE = 2
 _HERE = os.path.dirname(os.path.abspath(__file__))
 #: Options that take a value (for splitting the command line at the target).
 _VALUE_OPTIONS = {"-o", "--out-dir", "--backend", "--values", "--reprs", "--filter",
-                  "--repair", "--steps", "--max-size", "--max-records", "--file-mode"}
+                  "--include", "--exclude", "--repair", "--steps", "--max-size",
+                  "--max-records", "--file-mode"}
 #: The target options, which end the recorder's options as in python: -m MODULE, -c CODE.
 _TARGET_OPTIONS = {"-m": "module", "-c": "command"}
 _USAGE = ("python -m recorder [options] (script.py | dir | app.pyz | -m module | -c code | -) "
@@ -79,6 +81,25 @@ def _parser() -> argparse.ArgumentParser:
                         help="who may read the trace: private (the default: files 0600, "
                              "directories 0700), umask (as the umask allows), or an octal "
                              "mode such as 0640; or RECORDER_FILE_MODE")
+    scope = parser.add_argument_group(
+        "scope", "what is recorded (default: the program's own code; the standard library "
+                 "and installed third-party packages are skipped). These apply after every "
+                 "filter file; an --exclude wins over an --include (docs/filters.md)")
+    scope.add_argument("--include", action="append", default=[], metavar="WHAT",
+                       help="record WHAT too: third-party, stdlib, a package name or glob "
+                            "(requests, myapp.*), a path, or a selector (repeatable; also "
+                            "RECORDER_INCLUDE)")
+    scope.add_argument("--exclude", action="append", default=[], metavar="WHAT",
+                       help="skip WHAT: a package name or glob, a path, a group or a "
+                            "selector (repeatable; also RECORDER_EXCLUDE)")
+    scope.add_argument("--all", action="store_true", default=None, dest="record_all",
+                       help="record everything but the recorder itself (also RECORDER_ALL=1)")
+    report = parser.add_mutually_exclusive_group()
+    report.add_argument("--report", action="store_true", default=None,
+                        help="print the end-of-run line (where the trace is, its size, what "
+                             "was skipped) even when stderr is not a terminal")
+    report.add_argument("--quiet", action="store_false", dest="report", default=None,
+                        help="never print the end-of-run line")
     parser.add_argument("--repair", default=None, metavar="DIR",
                         help="finish the trace directory DIR left by a killed process "
                              "(SIGKILL, a crash): close its files and open calls; runs no "
@@ -262,13 +283,19 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
     its exception (``throw``), show it as python would, finish the trace, and return the
     exit status (or raise the program's SystemExit, or die by SIGINT)."""
     import recorder
-    from recorder.filters import load_chain
+    from recorder.filters import load_chain, scope_flag_selector
     from recorder.formats.codetracer import CodeTracerWriter, TraceDirError, writer_options
     from recorder.session import Session
 
     namespace, target, program_args = parse(argv)
     if namespace.repair is not None:
         return repair(namespace.repair)
+    for flag, values in (("--include", namespace.include), ("--exclude", namespace.exclude)):
+        for value in values:  # one line naming the flag and the value, before anything
+            try:
+                scope_flag_selector(flag, value)
+            except RecorderError as exc:
+                raise UsageError(str(exc))
     program = prepare(target, program_args)  # type: ignore[arg-type]
     try:
         config = Config.from_env().updated(**{
@@ -276,43 +303,62 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
                                             ("values", namespace.values),
                                             ("reprs", namespace.reprs),
                                             ("out_dir", namespace.out_dir),
+                                            ("record_all", namespace.record_all),
+                                            ("report", namespace.report),
                                             ("steps", namespace.steps),
                                             ("max_size", namespace.max_size),
                                             ("max_records", namespace.max_records),
                                             ("file_mode", namespace.file_mode))
-            if value is not None}).with_options(filters=namespace.filters).validate()
+            if value is not None}).with_options(filters=namespace.filters,
+                                                include=namespace.include,
+                                                exclude=namespace.exclude).validate()
         backend = recorder.backends.select(config.backend)
         # A bad filter file stops here, before the trace directory or the program is touched.
-        filter_chain = load_chain(config, project_dir=program.project_dir)
+        filter_chain = load_chain(config, project_dir=program.project_dir,
+                                  target_package=program.target_package)
     except RecorderError as exc:
         raise UsageError(str(exc))
     from recorder.capture import capture_output, hold_closed_standard_fds
 
     hold_closed_standard_fds()  # before the trace files take their numbers
+    parent = config.parent_link()
     try:
         writer = CodeTracerWriter(config.out_dir, program=program.display,
                                   args=program.argv, values=config.values,
                                   reprs=config.reprs, backend=backend.name,
                                   toplevel_path=program.toplevel_path,
+                                  metadata={"process": {"pid": os.getpid(),
+                                                        "ppid": os.getppid(),
+                                                        "started_by": "cli",
+                                                        "trace_root": None},
+                                            "parent": None if parent is None else
+                                            {"pid": parent[0], "trace_dir": parent[1]}},
                                   **writer_options(config))
     except (TraceDirError, OSError) as exc:
         raise UsageError("%s: %s" % (_out_dir_source(namespace), exc))
     program.install()
 
     try:
-        session = Session(writer, config, filters=filter_chain)
+        session = Session(writer, config, filters=filter_chain, selection=backend)
     except RecorderError as exc:
         writer.close("<not started>")
         raise UsageError(str(exc))
     if program.main_code is not None:  # -c, stdin: no file, but the __main__ module
         session.resolver.bind(program.main_code, "__main__")
     from recorder import autostart
+    from recorder.report import EndOfRun, wanted
 
     status: Any = 0
     restore = capture_output(writer, on_failure=session._failed)
+    report = EndOfRun(writer, session.filters, config)
+    # the end-of-run line, when stderr is a terminal (or --report), but never --quiet
+    printing = wanted(config.report, os.isatty(2))
     session.start()
-    # os._exit, os.exec* and SIGTERM finish the trace too (the auto-start's hooks)
-    autostart.guard_endings(session, writer.out_dir)
+    # os._exit, os.exec* and SIGTERM finish the trace too (the auto-start's hooks), and
+    # print the end-of-run line after it
+    autostart.guard_endings(session, writer.out_dir, target,
+                           report.print if printing else None)
+    report.started = time.monotonic()
     try:
         yield program.run  # Run's caller runs it: no frame of ours in between (docs/cli.md)
     except SystemExit as exc:
@@ -324,10 +370,14 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
         _print_exception(exc)
         status = 1
     finally:
+        report.program_ended()
         program.ended(by_system_exit=isinstance(status, SystemExit))
-        autostart.release(session)
-        session.stop(exit_status=_status_code(status))
-        restore()
+
+        def after() -> None:
+            restore()
+            if printing:
+                report.print()  # after the trace is closed; never raises
+        autostart.close_cli_session(session, _status_code(status), after)
     if isinstance(status, SystemExit):
         raise status  # Python prints a non-int code and exits exactly as unrecorded
     if status == 130:

@@ -39,14 +39,17 @@ class Config:
     ``dis``, ``tokenize``), about 25 ms of every recorded process's start-up."""
 
     #: The option names, in order (``updated`` accepts exactly these).
-    FIELDS = ("backend", "out_dir", "values", "reprs", "filters", "trace_stdlib", "log",
-              "trace_root", "parent", "steps", "max_size", "max_records", "file_mode")
+    FIELDS = ("backend", "out_dir", "values", "reprs", "filters", "trace_stdlib", "include",
+              "exclude", "record_all", "report", "log", "trace_root", "parent", "steps",
+              "max_size", "max_records", "file_mode")
 
     def __init__(self, backend: str = "auto", out_dir: str = "trace-out", values: str = "full",
                  reprs: str = "builtin", filters: Any = None, trace_stdlib: bool = False,
-                 log: str = "warning", trace_root: Optional[str] = None,
-                 parent: Optional[str] = None, steps: str = "on", max_size: Any = None,
-                 max_records: Any = None, file_mode: str = DEFAULT_FILE_MODE) -> None:
+                 include: Any = None, exclude: Any = None, record_all: bool = False,
+                 report: Optional[bool] = None, log: str = "warning",
+                 trace_root: Optional[str] = None, parent: Optional[str] = None,
+                 steps: str = "on", max_size: Any = None, max_records: Any = None,
+                 file_mode: str = DEFAULT_FILE_MODE) -> None:
         #: "auto" (sys.monitoring on 3.12+, settrace below), "monitoring" or "settrace".
         self.backend = backend
         #: The trace directory (CLI ``-o``); relative to the working directory.
@@ -59,6 +62,16 @@ class Config:
         self.filters: List[str] = _filter_paths([] if filters is None else filters)
         #: Record the standard library too.
         self.trace_stdlib = trace_stdlib
+        #: The scope flags (docs/filters.md, "The scope in one flag"), applied after every
+        #: filter file: ``record_all`` records everything but the recorder, then each of
+        #: ``include`` (a group, a package name or glob, a selector) is recorded, then each
+        #: of ``exclude`` is skipped (an exclude wins over an include).
+        self.include: List[str] = _scope_patterns("include", include)
+        self.exclude: List[str] = _scope_patterns("exclude", exclude)
+        self.record_all = record_all
+        #: The end-of-run line (docs/cli.md): None prints it when stderr is a terminal
+        #: (CLI) or never (auto-start); True always; False never.
+        self.report = report
         #: "warning" (default) or "debug" (one line per naming fallback, ...).
         self.log = log
         #: ``RECORDER_TRACE``: record every Python process that starts with it set, each into
@@ -120,6 +133,15 @@ class Config:
                               % (source or "trace_root"))
         if self.parent is not None:
             _parent_link(source or "parent", self.parent)
+        for flag, attribute in (("include", "include"), ("exclude", "exclude")):
+            for pattern in getattr(self, attribute):
+                _check_scope_pattern(source or flag, pattern)
+        if not isinstance(self.record_all, bool):
+            raise ConfigError("%s=%r is not True or False" % (source or "record_all",
+                                                              self.record_all))
+        if self.report is not None and not isinstance(self.report, bool):
+            raise ConfigError("%s=%r is not True, False or None" % (source or "report",
+                                                                     self.report))
         return self
 
     def updated(self, **changes: Any) -> "Config":
@@ -132,10 +154,15 @@ class Config:
         return self._replace(**changes)
 
     def with_options(self, **changes: Any) -> "Config":
-        """:meth:`updated`, except that ``filters`` are added after this config's (so
-        ``RECORDER_FILTER``'s files apply first, then ``--filter``/``install(filters=)``)."""
+        """:meth:`updated`, except that ``filters``, ``include`` and ``exclude`` are added
+        after this config's (so ``RECORDER_FILTER``'s files apply first, then
+        ``--filter``/``install(filters=)``; ``RECORDER_INCLUDE``'s patterns, then
+        ``--include``/``install(include=)``)."""
         if changes.get("filters") is not None:
             changes["filters"] = self.filters + _filter_paths(changes["filters"])
+        for name in ("include", "exclude"):
+            if changes.get(name) is not None:
+                changes[name] = getattr(self, name) + _scope_patterns(name, changes[name])
         return self.updated(**changes)
 
     # -- the environment -----------------------------------------------------------------------
@@ -162,6 +189,9 @@ class Config:
             if attribute == "filters":
                 if value:
                     env[name] = os.pathsep.join(os.path.abspath(p) for p in value)
+            elif attribute in ("include", "exclude"):
+                if value:
+                    env[name] = ",".join(value)
             elif isinstance(value, bool):
                 env[name] = "1" if value else "0"
             elif attribute == "trace_root":
@@ -297,6 +327,24 @@ def _filter_paths(value: Any) -> List[str]:
     return [os.fspath(p) for p in value]
 
 
+def _scope_patterns(name: str, value: Any) -> List[str]:
+    """Scope flag values as a list of str: one value or a list/tuple of them."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(p, str) for p in value):
+        raise ConfigError("%s=%r: give a list of groups, package names or selectors "
+                          "(docs/filters.md)" % (name, value))
+    return [p.strip() for p in value]
+
+
+def _check_scope_pattern(source: str, pattern: str) -> None:
+    from recorder.filters import scope_flag_selector  # the one parser of these values
+
+    scope_flag_selector(source, pattern)
+
+
 def _choice(source: str, value: Any, allowed: Tuple[str, ...]) -> str:
     if value not in allowed:
         raise ConfigError("%s=%r is not one of %s" % (source, value, ", ".join(allowed)))
@@ -309,13 +357,28 @@ def _parse_choice(allowed: Tuple[str, ...]) -> Any:
     return parse
 
 
-def _parse_bool(name: str, raw: str) -> bool:
+def _parse_bool(name: str, raw: str, hint: str = "use 1 or 0") -> bool:
     value = raw.strip().lower()
     if value in _TRUE:
         return True
     if value in _FALSE:
         return False
-    raise ConfigError("%s=%r is not a yes/no value (use 1 or 0)" % (name, raw))
+    raise ConfigError("%s=%r is not a yes/no value (%s)" % (name, raw, hint))
+
+
+def _parse_optional_bool(name: str, raw: str) -> Optional[bool]:
+    """``auto`` (or empty): None, the entry point decides; else a yes/no value."""
+    if raw.strip().lower() in ("", "auto"):
+        return None
+    return _parse_bool(name, raw, "use 1, 0 or auto")
+
+
+def _parse_scope_list(name: str, raw: str) -> List[str]:
+    """Comma-separated groups, package names or selectors (none holds a comma)."""
+    values = [p.strip() for p in raw.split(",") if p.strip()]
+    for pattern in values:
+        _check_scope_pattern("%s=%r" % (name, raw) if len(values) > 1 else name, pattern)
+    return values
 
 
 def _parse_path(name: str, raw: str) -> str:
@@ -356,6 +419,10 @@ ENV_VARIABLES: Dict[str, Tuple[str, Any]] = {
     "RECORDER_REPRS": ("reprs", _parse_choice(REPRS_MODES)),
     "RECORDER_FILTER": ("filters", _parse_paths),
     "RECORDER_TRACE_STDLIB": ("trace_stdlib", _parse_bool),
+    "RECORDER_INCLUDE": ("include", _parse_scope_list),
+    "RECORDER_EXCLUDE": ("exclude", _parse_scope_list),
+    "RECORDER_ALL": ("record_all", _parse_bool),
+    "RECORDER_REPORT": ("report", _parse_optional_bool),
     "RECORDER_LOG": ("log", _parse_choice(LOG_LEVELS)),
     "RECORDER_TRACE": ("trace_root", _parse_trace_root),
     "RECORDER_PARENT": ("parent", _parse_parent),

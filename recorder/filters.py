@@ -54,8 +54,9 @@ from recorder.qualname import qualname_of
 
 __all__ = [
     "ALLOW", "REDACT", "DROP", "SCOPE_KINDS", "VALUE_KINDS", "GROUPS", "DEFAULT_SECRETS",
-    "DESCRIPTOR_WORDS", "Selector", "FilterSource", "FilterChain", "FilterEngine",
-    "load_chain", "load_file", "parse_source", "identifier_words", "SecretMatcher",
+    "DESCRIPTOR_WORDS", "FLAG_GROUPS", "Selector", "FilterSource", "FilterChain",
+    "FilterEngine", "load_chain", "load_file", "parse_source", "identifier_words",
+    "SecretMatcher", "scope_flag_selector", "flags_source", "target_package",
 ]
 
 #: Value actions, ordered by strictness (the secret layer takes the maximum).
@@ -620,22 +621,101 @@ def find_pyproject(start: str) -> Optional[str]:
 
 
 #: Interpreter-environment hooks that run inside every import of a program without being
-#: part of it (setuptools' distutils shim, virtualenv's): skipped like the standard library.
-ENVIRONMENT_HOOKS = ("file:**/_distutils_hack/**", "file:**/_virtualenv.py")
+#: part of it (setuptools' distutils shim, virtualenv's, the finders of ``pip install -e``
+#: projects): skipped like the standard library, and not counted as skipped code.
+ENVIRONMENT_HOOKS = ("file:**/_distutils_hack/**", "file:**/_virtualenv.py",
+                     "file:**/__editable__*")
+_HOOK_REASON = "an environment hook"
 
 
-def builtin_source(trace_stdlib: bool = False) -> FilterSource:
-    """The defaults: skip the standard library (``trace_stdlib``: record it) and the
-    environment hooks; record the program, third-party packages and exec'd code; the
-    default secret patterns."""
+def builtin_source(trace_stdlib: bool = False,
+                   target_package: Optional[Tuple[str, str]] = None) -> FilterSource:
+    """The defaults: record the program's own code, skip the standard library
+    (``trace_stdlib``: record it), installed third-party packages and the environment
+    hooks; the default secret patterns. ``target_package``: (name, file or directory) of
+    the top-level package the command line runs (``-m pkg.mod``), recorded even when it is
+    installed: the user asked to run it."""
     source = FilterSource("builtin", "builtin")
     cwd = os.getcwd()
     source.scope_rules.append(_ScopeRule(parse_selector("group:stdlib", SCOPE_KINDS, cwd),
                                          trace_stdlib, "the standard library", "builtin"))
+    source.scope_rules.append(_ScopeRule(parse_selector("group:third-party", SCOPE_KINDS,
+                                                        cwd),
+                                         False, "installed third-party packages", "builtin"))
     for text in ENVIRONMENT_HOOKS:
         source.scope_rules.append(_ScopeRule(parse_selector(text, SCOPE_KINDS, cwd), False,
-                                             "an environment hook", "builtin"))
+                                             _HOOK_REASON, "builtin"))
+    if target_package is not None:
+        name, location = target_package
+        # A file rule, not pkg:NAME: file and group rules keep one decision per file name.
+        selector = parse_selector("file:literal:" + location, SCOPE_KINDS, cwd)
+        source.scope_rules.append(_ScopeRule(selector, True, "the -m target's package %s"
+                                             % name, "builtin"))
     source.secret_defaults = True
+    return source
+
+
+#: ``--include``/``--exclude`` words that name a group (docs/filters.md).
+FLAG_GROUPS = ("third-party", "stdlib", "program", "synthetic")
+#: A package name or a glob of package names (``requests``, ``myapp.*``, ``django*``).
+_PACKAGE_GLOB = re.compile(r"[^\W\d]|[*?\[]")
+_PACKAGE_CHARS = re.compile(r"[\w.*?\[\]!]+\Z")
+
+
+def scope_flag_selector(flag: str, value: Any) -> Selector:
+    """What one ``--include``/``--exclude`` value (or ``RECORDER_INCLUDE`` item) selects:
+
+    * a group: ``third-party``, ``stdlib``, ``program``, ``synthetic`` (``group:NAME`` too);
+    * a selector of docs/filters.md: ``pkg:...``, ``file:...``, ``obj:...``, ``group:...``;
+    * a path (it holds a ``/``, or ends with ``.py``): ``file:PATH``, relative to the
+      working directory, covering everything under a directory;
+    * else a package name or glob: ``pkg:VALUE`` (the package and everything under it).
+
+    Raises :class:`ConfigError` naming ``flag`` and the value."""
+    cwd = os.getcwd()
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError("%s %r: give a group (%s), a package name or a selector"
+                          % (flag, value, ", ".join(FLAG_GROUPS)))
+    value = value.strip()
+    if value in FLAG_GROUPS:
+        text = "group:" + value
+    elif value.partition(":")[0] in SCOPE_KINDS:
+        text = value
+    elif "/" in value or os.sep in value or value.endswith(".py"):
+        text = "file:" + value
+    elif _PACKAGE_CHARS.match(value) and _PACKAGE_GLOB.match(value):
+        text = "pkg:" + value
+    elif ":" not in value and all(part.isalnum() for part in value.split("-")):
+        raise ConfigError("%s %r: unknown group (groups: %s; a package name has no '-')"
+                          % (flag, value, ", ".join(FLAG_GROUPS)))
+    else:
+        raise ConfigError("%s %r: not a group (%s), a package name or glob, a path or a "
+                          "selector (pkg:, file:, obj:, group:)"
+                          % (flag, value, ", ".join(FLAG_GROUPS)))
+    try:
+        return parse_selector(text, SCOPE_KINDS, cwd)
+    except _SelectorError as exc:
+        raise ConfigError("%s %r: %s" % (flag, value, exc))
+
+
+def flags_source(config: Any) -> Optional[FilterSource]:
+    """The scope flags as the last source of the chain: ``record_all`` (``--all``) first,
+    then each ``include`` (trace), then each ``exclude`` (skip), so an exclude wins over an
+    include and both over every filter file. None when no flag is given."""
+    include = list(getattr(config, "include", None) or [])
+    exclude = list(getattr(config, "exclude", None) or [])
+    record_all = bool(getattr(config, "record_all", False))
+    if not (include or exclude or record_all):
+        return None
+    source = FilterSource("flags", "flags")
+    if record_all:
+        everything = Selector("group:*", "group", "glob", "*", lambda _g: True)
+        source.scope_rules.append(_ScopeRule(everything, True, "--all", "flags"))
+    for flag, patterns, trace in (("--include", include, True),
+                                  ("--exclude", exclude, False)):
+        for value in patterns:
+            source.scope_rules.append(_ScopeRule(scope_flag_selector(flag, value), trace,
+                                                 "%s %s" % (flag, value), "flags"))
     return source
 
 
@@ -650,14 +730,17 @@ class FilterChain:
 
 
 def load_chain(config: Any = None, project_dir: Optional[str] = None,
-               pyproject: bool = True) -> FilterChain:
+               pyproject: bool = True,
+               target_package: Optional[Tuple[str, str]] = None) -> FilterChain:
     """Built-in defaults, then ``[tool.recorder]`` of the first ``pyproject.toml`` found from
     ``project_dir`` (default: the working directory) upwards, then ``config.filters`` in
-    order (``RECORDER_FILTER``'s files, then ``--filter``/``install(filters=)``).
+    order (``RECORDER_FILTER``'s files, then ``--filter``/``install(filters=)``), then the
+    scope flags (``RECORDER_ALL``/``--all``, ``RECORDER_INCLUDE``/``--include``,
+    ``RECORDER_EXCLUDE``/``--exclude``). The last matching rule wins.
     Raises :class:`ConfigError` naming the file, the rule and the problem."""
     trace_stdlib = bool(getattr(config, "trace_stdlib", False))
     files = list(getattr(config, "filters", None) or [])
-    sources = [builtin_source(trace_stdlib)]
+    sources = [builtin_source(trace_stdlib, target_package)]
     if pyproject:
         found = find_pyproject(project_dir or os.getcwd())
         if found is not None:
@@ -666,7 +749,39 @@ def load_chain(config: Any = None, project_dir: Optional[str] = None,
                 sources.append(source)
     for path in files:
         sources.append(load_file(path))
+    flags = flags_source(config)
+    if flags is not None:
+        sources.append(flags)
     return FilterChain(sources)
+
+
+def target_package(module: str) -> Optional[Tuple[str, str]]:
+    """(top-level package name, its file or directory) of a ``-m`` target, found without
+    running any of its code (``importlib.util.find_spec`` of a top-level name imports
+    nothing), or None when it is not found or not a file on disk."""
+    import importlib.util
+
+    top = module.partition(".")[0]
+    if not top:
+        return None
+    try:
+        found = sys.modules.get(top)
+        spec = getattr(found, "__spec__", None) if found is not None else \
+            importlib.util.find_spec(top)
+    except Exception:
+        return None
+    return package_location(top, spec)
+
+
+def package_location(top: str, spec: Any) -> Optional[Tuple[str, str]]:
+    """(``top``, the real path of its package directory or module file) from its spec."""
+    if spec is None:
+        return None
+    locations = list(spec.submodule_search_locations or [])
+    location = locations[0] if locations else spec.origin
+    if not isinstance(location, str) or not os.path.exists(location):
+        return None
+    return top, _norm_path(location)
 
 
 # -- where code lives ---------------------------------------------------------------------
@@ -727,6 +842,22 @@ class _Places:
             return "stdlib", path
         return "program", path
 
+    def top_of(self, path: str) -> str:
+        """The first part of ``path`` below the site-packages or standard library directory
+        holding it (``.../site-packages/requests/api.py`` -> ``requests``,
+        ``<frozen importlib._bootstrap>`` -> ``importlib``), else its file name."""
+        if path.startswith("<frozen "):
+            return path[len("<frozen "):].rstrip(">").partition(".")[0]
+        for roots in (self.site, self.stdlib):
+            for root in roots:
+                if path.startswith(root):
+                    return _module_part(path[len(root):])
+        for marker in self._markers:
+            cut = path.rfind(marker)
+            if cut >= 0:
+                return _module_part(path[cut + len(marker):])
+        return _module_part(os.path.basename(path))
+
     def of_synthetic(self, frame: Optional[FrameType]) -> str:
         """The group of exec/eval/compile code (``<string>``): that of the module whose
         globals it runs in (a dataclass's generated ``__init__`` is its module's), the
@@ -750,6 +881,12 @@ class _Places:
         if not owned or not isinstance(filename, str) or filename.startswith("<"):
             return "synthetic"
         return self.of(filename)[0]
+
+
+def _module_part(relative: str) -> str:
+    """``requests/api.py`` -> ``requests``, ``six.py`` -> ``six``."""
+    first = relative.lstrip(os.sep).split(os.sep, 1)[0]
+    return first.partition(".")[0] or first
 
 
 # -- the engine -----------------------------------------------------------------------------
@@ -819,6 +956,12 @@ class FilterEngine:
         #: counters
         self.scopes_skipped = 0
         self.scopes_traced = 0
+        #: skipped code objects by file name (named by package only in :meth:`skipped`),
+        #: and skipped exec'd code by (group, top-level module of its globals)
+        self._skipped_files: Dict[str, int] = {}
+        self._skipped_synthetic: Dict[Tuple[str, str], int] = {}
+        #: the environment hooks' rules: what they skip is not counted as skipped code
+        self._hook_rules = [r for r in self.scope_rules if r.reason == _HOOK_REASON]
         self.redactions: Dict[str, int] = {k: 0 for k in VALUE_KINDS}
         self.drops: Dict[str, int] = {k: 0 for k in VALUE_KINDS}
 
@@ -843,7 +986,11 @@ class FilterEngine:
             self._synthetic[(filename, code.co_firstlineno, code.co_name)] = group
             if group == "recorder":
                 return False
-            return self._walk(code, frame, group, path)
+            decision = self._walk(code, frame, group, path)
+            if not decision:
+                key = (group, _globals_top(frame))
+                self._skipped_synthetic[key] = self._skipped_synthetic.get(key, 0) + 1
+            return decision
         if group == "recorder":
             return False
         if self._per_file:
@@ -851,8 +998,11 @@ class FilterEngine:
             if known is None:
                 known = self._file_decisions[filename] = self._walk(
                     code, frame, group, path)
-            return known
-        return self._walk(code, frame, group, path)
+        else:
+            known = self._walk(code, frame, group, path)
+        if not known:  # one dict store per skipped code object, never per call
+            self._skipped_files[filename] = self._skipped_files.get(filename, 0) + 1
+        return known
 
     def _walk(self, code: CodeType, frame: Optional[FrameType], group: str, path: str) -> bool:
         """The last matching scope rule decides; nothing matches: trace. The module and the
@@ -946,7 +1096,55 @@ class FilterEngine:
         for k, n in drops.items():
             self.drops[k] = self.drops.get(k, 0) + n
 
+    # -- what was skipped ---------------------------------------------------------------------
+
+    def skipped(self) -> Dict[str, Any]:
+        """The skipped code objects (functions, methods, module and class bodies, lambdas,
+        comprehensions) that ran at least once, by top-level package: ``{"functions":
+        {package: n}, "groups": {package: group}}``, most first. A skipped function is
+        decided once and never seen again (sys.monitoring disables it), so these are code
+        objects, not calls. Environment hooks, the import hook and the recorder are left
+        out: they are never the program's."""
+        counts: Dict[str, int] = {}
+        groups: Dict[str, str] = {}
+        hooks = self._hook_rules
+        for filename, n in list(self._skipped_files.items()):
+            group, path = self._places.of(filename)
+            if any(rule.selector.test(path) for rule in hooks):
+                continue
+            package = self._top_package(filename, group, path)
+            counts[package] = counts.get(package, 0) + n
+            groups.setdefault(package, group)
+        for (group, package), n in list(self._skipped_synthetic.items()):
+            counts[package] = counts.get(package, 0) + n
+            groups.setdefault(package, group)
+        order = sorted(counts, key=lambda p: (-counts[p], p))
+        return {"functions": {p: counts[p] for p in order},
+                "groups": {p: groups[p] for p in order}}
+
+    def _top_package(self, filename: str, group: str, path: str) -> str:
+        """The top-level package of a skipped file: the resolver's module name (import
+        bindings, ``sys.modules``, ``sys.path``), else the first part of its path below the
+        site-packages or standard library directory, else the file's name."""
+        module = None
+        try:
+            module = self.resolver.module_of_file(filename)
+        except Exception:
+            pass
+        if module and module != "__main__":
+            return module.partition(".")[0]
+        return self._places.top_of(path)
+
     # -- metadata -----------------------------------------------------------------------------
+
+    def scope_metadata(self) -> Dict[str, Any]:
+        """``scope`` of ``trace_metadata.json``: the scope rules in the order they apply
+        (the last matching one wins) and what they skipped."""
+        return {
+            "rules": [{"selector": r.selector.text, "action": "trace" if r.trace else "skip",
+                       "source": r.source, "reason": r.reason} for r in self.scope_rules],
+            "skipped": self.skipped(),
+        }
 
     def metadata(self) -> Dict[str, Any]:
         """``trace_filter`` of ``trace_metadata.json``: the chain, secrets, counts."""
@@ -963,6 +1161,17 @@ class FilterEngine:
                 "value_drops": {COUNT_NAMES[k]: self.drops.get(k, 0) for k in VALUE_KINDS},
             },
         }
+
+
+def _globals_top(frame: Optional[FrameType]) -> str:
+    """The top-level module exec'd code runs in (plain dict reads), or ``<exec>``."""
+    globals_ = frame.f_globals if frame is not None else None
+    name = dict.get(globals_, "__name__") if isinstance(globals_, dict) else None
+    if not isinstance(name, str) or not name:
+        return "<exec>"
+    if name.startswith("namedtuple_"):
+        return "collections"
+    return name.partition(".")[0]
 
 
 def _obj_name(module: Optional[str], qualname: str) -> str:

@@ -43,6 +43,7 @@ from typing import Any, Callable, List, NamedTuple, Optional, Tuple
 
 from recorder import env
 from recorder.errors import UsageError
+from recorder.filters import package_location
 
 #: ``Py_file_input``: the start symbol of a module (Include/compile.h; the same in 3.8-3.13).
 _PY_FILE_INPUT = 257
@@ -65,7 +66,8 @@ class Program:
                  argv: List[str], path0: str, display: str, project_dir: str,
                  toplevel_path: str = "<toplevel>", path0_always: bool = False,
                  main_code: Optional[types.CodeType] = None,
-                 drops_file_at_end: bool = False) -> None:
+                 drops_file_at_end: bool = False,
+                 target_package: Optional[Tuple[str, str]] = None) -> None:
         #: Runs the program in :attr:`main_module`; raises what the program raises.
         self.run = run
         self.main_module = main_module
@@ -75,9 +77,12 @@ class Program:
         #: (python puts a directory or zip file there even then).
         self.path0 = path0
         self.path0_always = path0_always
-        #: The metadata's ``program``: the path as given, ``-m pkg.mod``, ``-c`` or ``-``
-        #: (as the auto-start writes it).
+        #: The metadata's ``program``: the absolute path of a script, directory or zip
+        #: file, ``-m pkg.mod``, ``-c`` or ``-`` (as the auto-start writes it).
         self.display = display
+        #: ``-m pkg.mod``: (``pkg``, its file or directory), recorded even when installed
+        #: (docs/filters.md, "The default scope").
+        self.target_package = target_package
         #: Where the project's ``pyproject.toml`` filters are looked for (upwards).
         self.project_dir = project_dir
         #: The ``<toplevel>`` function's path: the script, else ``<toplevel>``.
@@ -142,30 +147,61 @@ def _new_main(**names: Any) -> types.ModuleType:
 
 def _prepare_module(name: str, args: List[str]) -> Program:
     cwd = os.getcwd()
-    _check_top_level_package(name, program_sys_path(cwd, False))
+    spec = _check_top_level_package(name, program_sys_path(cwd, False))
     import runpy
 
+    main_file = _module_file(name, spec)
     return Program(functools.partial(runpy._run_module_as_main, name, True),  # type: ignore
-                   _new_main(), ["-m"] + args, cwd, "-m " + name, cwd)
+                   _new_main(), ["-m"] + args, cwd, "-m " + name, cwd,
+                   toplevel_path=main_file or "<toplevel>",
+                   target_package=package_location(name.partition(".")[0], spec))
 
 
-def _check_top_level_package(name: str, path: List[str]) -> None:
+def _check_top_level_package(name: str, path: List[str]) -> Any:
     """``-m nosuch`` is bad input: finding a top-level module runs no program code (its
-    submodules need their parents imported, which is the program's work, left to runpy)."""
+    submodules need their parents imported, which is the program's work, left to runpy).
+    Returns the top-level module's spec (None when it cannot be told)."""
     top = name.partition(".")[0]
-    if not top or top in sys.modules:
-        return
+    if not top:
+        return None
+    if top in sys.modules:
+        return getattr(sys.modules[top], "__spec__", None)
     saved = sys.path[:]
     sys.path[:] = path
     try:
         spec = importlib.util.find_spec(top)
     except Exception:
-        return  # runpy reports it as python does
+        return None  # runpy reports it as python does
     finally:
         sys.path[:] = saved
     if spec is None:
         raise UsageError("no module named %r" % top if top == name else
                          "no module named %r (the top-level package of %r)" % (top, name))
+    return spec
+
+
+def _module_file(name: str, top_spec: Any) -> Optional[str]:
+    """The file ``-m name`` will run (a package's ``__main__.py``), looked up in the
+    parents' directories without importing them (no program code runs here), for the
+    ``<toplevel>`` function's path. None when it cannot be told so (runpy then decides)."""
+    if top_spec is None:
+        return None
+    spec = top_spec
+    parts = name.split(".")[1:]
+    try:
+        for part in parts + ["__main__"]:
+            locations = spec.submodule_search_locations
+            if locations is None:
+                if part != "__main__":
+                    return None  # a module with submodules: runpy says what is wrong
+                break  # a module: it is the file
+            spec = importlib.machinery.PathFinder.find_spec(part, list(locations))
+            if spec is None:
+                return None
+    except Exception:
+        return None
+    origin = spec.origin
+    return origin if isinstance(origin, str) and os.path.isfile(origin) else None
 
 
 def _prepare_command(code_text: str, args: List[str]) -> Program:
@@ -217,11 +253,11 @@ def _prepare_path(given: str, args: List[str]) -> Program:
         loader: Any = importlib.machinery.SourcelessFileLoader("__main__", filename)
         main = _new_main(__file__=filename, __cached__=None, __loader__=loader)
         return Program(_bytecode_runner(data, main.__dict__), main, [given] + args, path0,
-                       given, project_dir, drops_file_at_end=True)
+                       os.path.abspath(given), project_dir, drops_file_at_end=True)
     loader = importlib.machinery.SourceFileLoader("__main__", filename)
     main = _new_main(__file__=filename, __cached__=None, __loader__=loader)
     run, _ = _source_runner(data, filename, main.__dict__)
-    return Program(run, main, [given] + args, path0, given, project_dir,
+    return Program(run, main, [given] + args, path0, os.path.abspath(given), project_dir,
                    toplevel_path=given, drops_file_at_end=True)
 
 
@@ -235,8 +271,10 @@ def _prepare_main_importer(given: str, filename: str, args: List[str]) -> Progra
     run = functools.partial(runpy._run_module_as_main, "__main__", False)  # type: ignore
     project_dir = filename if os.path.isdir(filename) else os.path.dirname(
         os.path.abspath(filename))
-    return Program(run, _new_main(), [given] + args, filename, given, project_dir,
-                   path0_always=True)
+    main_file = os.path.join(filename, "__main__.py")
+    return Program(run, _new_main(), [given] + args, filename, os.path.abspath(given),
+                   project_dir, path0_always=True,
+                   toplevel_path=main_file if os.path.isfile(main_file) else "<toplevel>")
 
 
 def _path_importer(path: str) -> Any:

@@ -10,11 +10,15 @@ recording with one warning instead of reaching the program.
 from __future__ import annotations
 
 import atexit
+import opcode
 import os
+import signal
+import sys
 import threading
+from types import CodeType, FrameType
 from typing import Any, Callable, Optional, Union
 
-from recorder.backends import select
+from recorder.backends import Selection, select
 from recorder.codes import CodeCatalog
 from recorder.config import Config
 from recorder.errors import RecorderError, RecordingStopped, SinkError, warn
@@ -22,7 +26,7 @@ from recorder.events import CallbackSink, Event, Sink
 from recorder.filters import FilterChain, FilterEngine, load_chain
 from recorder.identity import ModuleResolver
 from recorder.importhook import ImportHook
-from recorder.normalise import Normaliser
+from recorder.normalise import CODE, PENDING, Normaliser
 
 SinkArg = Union[Sink, Callable[[Event], Any]]
 
@@ -48,16 +52,22 @@ class Session:
     stop_at_exit: bool = True
 
     def __init__(self, sink: SinkArg, config: Optional[Config] = None,
-                 filters: Optional[FilterChain] = None) -> None:
+                 filters: Optional[FilterChain] = None,
+                 selection: Optional[Selection] = None) -> None:
         """``filters``: the chain already loaded (the CLI checks it before anything starts);
         by default it is loaded from ``config`` and the working directory's project
-        (docs/filters.md). A bad filter file raises :class:`ConfigError`."""
+        (docs/filters.md). A bad filter file raises :class:`ConfigError`.
+        ``selection``: the backend already chosen by :func:`recorder.backends.select` (the
+        CLI and the auto-start choose first, to name it to the trace writer); by default it
+        is chosen here from ``config.backend``. Choosing once matters: the choice may print
+        a warning (every monitoring tool id taken), which must appear once."""
         if sink is None:
             raise RecorderError("no sink: pass sink=callable(event) or a Sink object")
         self.config = config = config if config is not None else Config()
         chain = filters if filters is not None else load_chain(config)
         self.sink: Sink = sink if hasattr(sink, "emit") else CallbackSink(sink)  # type: ignore
-        selection = select(config.backend)
+        if selection is None:
+            selection = select(config.backend)
         self.backend_name = selection.name
         if hasattr(self.sink, "backend") and getattr(self.sink, "backend") is None:
             # The trace writer records the backend and guards settrace-only hazards by it.
@@ -78,16 +88,38 @@ class Session:
         self.resolver = ModuleResolver(debug=config.log == "debug")
         #: Scope and value rules, asking that same resolver (recorder/filters.py).
         self.filters = FilterEngine(chain, self.resolver)
-        self.catalog = CodeCatalog(self.filters, self.resolver.label_for)
+        self.normaliser = Normaliser(self.sink, self._failed, lines=lines)
+        self._main_module = _MainModuleWatch(self.normaliser)
+        self.catalog = CodeCatalog(self._in_scope, self.resolver.label_for)
         if hasattr(self.sink, "use_filters"):
             self.sink.use_filters(self.filters)  # type: ignore[attr-defined]
-        self.normaliser = Normaliser(self.sink, self._failed, lines=lines)
         self.import_hook = ImportHook(self.resolver, self.normaliser.imported)
         self.backend = selection.backend(self.catalog, self.normaliser,
                                          bool(getattr(self.sink, "wants_frames", False)),
                                          lines=lines)
         self.active = False
         self.failure: Optional[str] = None
+
+    def _in_scope(self, code: CodeType, frame: Optional[FrameType]) -> bool:
+        """The catalog's decision for a code object it meets for the first time: the
+        filters'. Also where the ``__main__`` module frame is watched from (once per new
+        code object, never per event: see :meth:`main_module_end`)."""
+        watch = self._main_module
+        if watch.activation is None:
+            watch.met(code, frame)
+        return self.filters(code, frame)
+
+    def main_module_end(self) -> Optional["ModuleEnd"]:
+        """How the program's main module frame (``__main__``'s ``<module>`` code) ended, once
+        it has: a :class:`ModuleEnd`; None while it runs, or if this session never met it.
+
+        The auto-start reads the exit status from it (Python does not tell ``atexit``
+        handlers how the program ended), the trace writer whether the main thread had
+        finished when recording stopped. Learnt at no cost per event: the catalog meets the
+        frame when it starts, and the main thread's activation of it at the next code object
+        met for the first time (none may come: then an exception that left the frame is not
+        known, only that one did)."""
+        return self._main_module.end()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -133,6 +165,14 @@ class Session:
             atexit.unregister(self.stop)
         except Exception:
             pass
+        if hasattr(self.sink, "recording_stops"):
+            # Before the final DETACH/THREAD_END events: the threads they end are still
+            # running (the trace writer closes them so); the main thread may have finished.
+            try:
+                self.sink.recording_stops(  # type: ignore[attr-defined]
+                    main_ended=self.main_module_end() is not None)
+            except Exception as exc:
+                warn("closing the sink failed: %s: %s" % (type(exc).__name__, exc))
         self.import_hook.uninstall()  # ends imports still open, while the stream is open
         self.backend.stop()
         self.normaliser.close()
@@ -166,7 +206,17 @@ class Session:
     # -- failures ----------------------------------------------------------------------------
 
     def _failed(self, exc: BaseException) -> None:
-        """A rule function, a backend callback or the sink under them raised."""
+        """A rule function, a backend callback or the sink under them raised.
+
+        Python runs a signal handler between any two bytecodes of the main thread, often
+        inside the recorder (a busy program spends much of its time there): what the
+        program's handler raises there (``sys.exit`` on SIGTERM, a timeout on SIGALRM) is
+        the program's, not a failure of ours, and reaches the program as it would
+        unrecorded (recording goes on where the interpreter lets it)."""
+        raised = exc.__cause__ if isinstance(exc, SinkError) else exc
+        if self.active and raised is not None and _raised_by_a_signal_handler(raised):
+            self._main_module.passed_on = raised
+            raise raised
         if isinstance(exc, RecordingStopped):  # a limit reached, a full disk: its own words
             self._disable(str(exc))
         elif isinstance(exc, SinkError) and exc.__cause__ is not None:
@@ -190,6 +240,125 @@ class Session:
     def __repr__(self) -> str:
         state = "active" if self.active else "stopped"
         return "<recorder.Session %s backend=%s>" % (state, self.backend_name)
+
+
+def _raised_by_a_signal_handler(exc: BaseException) -> bool:
+    """Did the program's signal handling raise ``exc`` inside the recorder? ``SystemExit``
+    (the recorder never raises it; a handler's ``sys.exit``, also from a handler that is not
+    Python code) or an exception whose traceback runs through an installed handler."""
+    if isinstance(exc, SystemExit):
+        return True
+    handlers = set()
+    try:
+        for signum in signal.valid_signals():
+            handler = signal.getsignal(signum)
+            code = getattr(getattr(handler, "__func__", handler), "__code__", None)
+            if code is not None:
+                handlers.add(code)
+    except Exception:
+        return False
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code in handlers:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+class ModuleEnd:
+    """How the program's main module frame ended (:meth:`Session.main_module_end`)."""
+
+    __slots__ = ("returned", "exception")
+
+    def __init__(self, returned: bool, exception: Optional[BaseException]) -> None:
+        #: True: it ran to its end; False: an exception left it (``SystemExit`` included)
+        self.returned = returned
+        #: the exception that left it; None after a return, or when it is not known
+        self.exception = exception
+
+    def __repr__(self) -> str:
+        return "ModuleEnd(returned=%r, exception=%r)" % (self.returned, self.exception)
+
+
+class _MainModuleWatch:
+    """``__main__``'s module frame and, once found, its activation on the main thread's
+    shadow stack, whose pending exception says how the frame was left: the normaliser
+    clears it when the frame goes on after a raise and keeps it when the frame unwinds."""
+
+    def __init__(self, normaliser: Normaliser) -> None:
+        self._normaliser = normaliser
+        self._main_ident = threading.main_thread().ident
+        self.code: Optional[CodeType] = None
+        self.frame: Optional[FrameType] = None
+        self.activation: Optional[list] = None
+        #: the last exception of the program's that the recorder passed on to it (raised by
+        #: a signal handler inside the recorder): on settrace, the interpreter then stops
+        #: tracing the main thread, so the activation never sees it leave the frame
+        self.passed_on: Optional[BaseException] = None
+
+    def met(self, code: CodeType, frame: Optional[FrameType]) -> None:
+        """A code object met for the first time: the main module's, or one that runs after
+        it started (its activation is on the main thread's stack by then)."""
+        try:
+            if self.code is None:
+                if code.co_name == "<module>" and frame is not None and _is_main(frame):
+                    self.code, self.frame = code, frame
+                return
+            state = self._normaliser.threads.get(self._main_ident)  # type: ignore[arg-type]
+            if state is not None:
+                for act in state.stack:
+                    if act[CODE] is self.code:
+                        self.activation = act
+                        break
+        except Exception:
+            pass  # never a reason to stop recording
+
+    def end(self) -> Optional[ModuleEnd]:
+        frame = self.frame
+        try:
+            if frame is None or self._running(frame):
+                return None
+        except Exception:
+            return None
+        exc = self.activation[PENDING] if self.activation is not None else None
+        if exc is not None:
+            return ModuleEnd(False, exc)
+        if _returned(frame):
+            return ModuleEnd(True, None)
+        return ModuleEnd(False, self.passed_on)  # an exception we did not see left it
+
+    def _running(self, frame: FrameType) -> bool:
+        """Is ``frame`` still on the main thread's stack?"""
+        current: Optional[FrameType] = sys._current_frames().get(  # type: ignore[arg-type]
+            self._main_ident)
+        while current is not None:
+            if current is frame:
+                return True
+            current = current.f_back
+        return False
+
+
+def _is_main(frame: FrameType) -> bool:
+    """Does ``frame`` run in the program's ``__main__`` namespace? (Not only named so:
+    ``python -m recorder``'s own ``__main__`` runs on under the program's.)"""
+    namespace = frame.f_globals
+    if namespace.get("__name__") != "__main__":
+        return False
+    main = sys.modules.get("__main__")
+    return main is None or getattr(main, "__dict__", None) is namespace
+
+
+#: The instructions that return from a frame (the last one a finished frame ran).
+_RETURN_OPS = frozenset(opcode.opmap[name] for name in ("RETURN_VALUE", "RETURN_CONST")
+                        if name in opcode.opmap)
+
+
+def _returned(frame: FrameType) -> bool:
+    """Did this finished frame leave by a return instruction (not by an exception)?"""
+    try:
+        return frame.f_code.co_code[frame.f_lasti] in _RETURN_OPS
+    except Exception:
+        return False
 
 
 def _after_fork_in_child() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 import pytest
 
@@ -69,6 +69,40 @@ def write_tree(root: "Path", files: Dict[str, str]) -> "Path":
         path.write_text(textwrap.dedent(text))
     importlib.invalidate_caches()
     return root
+
+
+def read_terminal(master: int, proc: Any, answer: Optional[Tuple[bytes, bytes]] = None,
+                  timeout: float = 60.0) -> bytes:
+    """Everything a pseudo-terminal's ``master`` end shows until ``proc`` has closed its
+    side (then closes ``master``). ``answer``: (prompt, line): type ``line`` once ``prompt``
+    has appeared."""
+    import errno
+    import select
+    import time
+
+    shown = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError as exc:  # Linux: EIO once the last writer has gone
+                    if exc.errno != errno.EIO:
+                        raise
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+                if answer is not None and answer[0] in shown:
+                    os.write(master, answer[1])
+                    answer = None
+            elif proc.poll() is not None:
+                break
+    finally:
+        os.close(master)
+    return shown
 
 
 def kinds_and_labels(events: List[Event]) -> List[tuple]:

@@ -70,6 +70,14 @@ def make_venv(root: str, hook: bool = True) -> str:
 DEPENDENCIES = ("tomli",)
 
 
+def purelib(python: str) -> str:
+    """The site-packages directory of ``python`` (a venv's): where pip installs packages."""
+    found = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()"
+                                          "['purelib'])"],
+                           capture_output=True, text=True, env=clean_env(), check=True)
+    return found.stdout.strip()
+
+
 def copy_module(name: str, site: str) -> None:
     """Copy an installed module or package (if this interpreter has it) into ``site``."""
     import importlib.util
@@ -156,6 +164,13 @@ def detached(trace: TraceDir) -> int:
                if v.get("kind") == DETACHED["kind"] and v.get("msg") == DETACHED["msg"])
 
 
+def main_ended(trace: TraceDir) -> bool:
+    """MainThread's "ended" in trace_metadata.json: had the program finished?"""
+    (main,) = [t for t in trace.metadata["threads"]  # type: ignore[index]
+               if t["trace"] == "trace.json"]
+    return main["ended"]
+
+
 def status(trace: TraceDir) -> Any:
     record = trace.metadata["process_exit_status"]  # type: ignore[index]
     return record["code"] if record["code"] is not None else record["label"]
@@ -222,7 +237,7 @@ def test_every_process_writes_its_own_balanced_trace_linked_to_its_parent(py, tm
     parent = roots[0]
     pid = parent.metadata["process"]["pid"]
     assert os.path.basename(parent.out_dir) == "app-%d" % pid
-    assert parent.metadata["program"] == "app.py"
+    assert parent.metadata["program"] == str(tmp_path / "app.py")  # absolute
     for name, trace in found.items():
         assert_balanced(trace)
         meta = trace.metadata
@@ -328,6 +343,7 @@ def test_every_ending_leaves_a_finished_balanced_trace(py, tmp_path, case):
     assert status(trace) == exit_status
     assert functions(trace) == ["<toplevel>", "<__main__>", "outer", "inner"]
     assert detached(trace) == closed
+    assert main_ended(trace) is (closed == 0)  # the trace was closed under the program
 
 
 @posix_only
@@ -433,9 +449,22 @@ BUSY = """
 def start_busy(py: str, tmp_path: Any, warmup: float) -> "subprocess.Popen[bytes]":
     """A program recording as fast as it can, once it has run for ``warmup`` seconds."""
     (tmp_path / "busy.py").write_text(textwrap.dedent(BUSY.format(warmup=warmup)))
-    proc = subprocess.Popen([py, "busy.py"], cwd=str(tmp_path), stdout=subprocess.PIPE,
-                            env=clean_env(RECORDER_TRACE=str(tmp_path / "traces")))
-    assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+    return start_until_ready([py, "busy.py"], tmp_path,
+                             clean_env(RECORDER_TRACE=str(tmp_path / "traces")))
+
+
+def start_until_ready(command: List[str], cwd: Any,
+                      env: Dict[str, str]) -> "subprocess.Popen[bytes]":
+    """Start ``command`` (stdout and stderr piped) and wait for its first line, ``ready``;
+    killed if that line never comes."""
+    proc = subprocess.Popen(command, cwd=str(cwd), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+    except BaseException:
+        proc.kill()
+        proc.wait(30)
+        raise
     return proc
 
 
@@ -518,6 +547,57 @@ def test_a_cli_recording_is_not_touched_by_its_forked_child(py, tmp_path):
     assert_balanced(trace)
     assert functions(trace).count("work") == 1  # the parent's call only
     assert trace.metadata["process_exit_status"]["code"] == 0
+
+
+CLI_CHILDREN = """
+    import os, subprocess, sys
+
+    def work():
+        return os.getpid()
+
+    def main():
+        subprocess.run([sys.executable, "-c",
+                        "import os; print('child sees', os.environ.get('RECORDER_OUT_DIR'))"],
+                       check=True)
+        pid = os.fork()
+        work()
+        if pid:
+            print("forked child", os.waitpid(pid, 0)[1], flush=True)
+        return pid
+
+    main()
+"""
+
+
+@posix_only
+def test_with_recorder_trace_the_clis_children_are_recorded_and_linked(py, tmp_path, backend):
+    """``RECORDER_TRACE=DIR python -m recorder -o OUT app.py``: the program records into OUT;
+    its forked child and its Python subprocess are auto-recorded under DIR, with the CLI's
+    recording options (not its -o), linked to OUT (docs/cli.md, "Child processes")."""
+    (tmp_path / "app.py").write_text(textwrap.dedent(CLI_CHILDREN))
+    plain = subprocess.run([py, "app.py"], cwd=str(tmp_path), capture_output=True, text=True,
+                           timeout=60, env=clean_env())
+    proc = subprocess.run([py, "-m", "recorder", "-o", "out", "--values", "args", "--backend",
+                           backend, "app.py"], cwd=str(tmp_path), capture_output=True,
+                          text=True, timeout=60,
+                          env=clean_env(RECORDER_TRACE=str(tmp_path / "traces")))
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        plain.returncode, plain.stdout, plain.stderr)
+    assert proc.stdout == "child sees None\nforked child 0\n"
+    cli = read_trace_dir(str(tmp_path / "out"))
+    assert_balanced(cli)
+    assert functions(cli).count("work") == 1 and status(cli) == 0
+    found = traces(tmp_path / "traces", count=2)
+    subprocess_trace, forked = only(found, "python-c"), only(found, "app")
+    assert forked.metadata["process"]["started_by"] == "fork"
+    cli_pid = forked.metadata["process"]["ppid"]
+    assert subprocess_trace.metadata["process"]["ppid"] == cli_pid
+    for child in (subprocess_trace, forked):
+        assert_balanced(child)
+        assert child.metadata["parent"] == {"pid": cli_pid, "trace_dir": str(tmp_path / "out")}
+        assert child.metadata["values"]["mode"] == "args"
+        assert child.metadata["backend"] == backend
+    assert functions(forked).count("work") == 1 and status(forked) == 0
 
 
 # -- bad values, other hooks -----------------------------------------------------------------

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from recorder.formats.reader import read_trace_dir
-from test_autostart import ENDING, ENDINGS, assert_balanced, detached, functions, status
+from test_autostart import (ENDING, ENDINGS, assert_balanced, detached, functions, main_ended,
+                            status)
 from test_cli import _env, run_plain, run_recorded
 
 POSIX = hasattr(os, "fork")
@@ -42,6 +43,7 @@ def test_every_ending_finishes_the_trace(tmp_path: Any, backend: str, case: str)
     assert status(trace) == exit_status
     assert functions(trace) == ["<toplevel>", "<__main__>", "outer", "inner"]
     assert detached(trace) == closed
+    assert main_ended(trace) is (closed == 0)  # the trace was closed under the program
 
 
 @pytest.mark.skipif(not POSIX, reason="os.fork: POSIX only")

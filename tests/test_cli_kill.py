@@ -12,33 +12,27 @@ from typing import Any
 import pytest
 
 from recorder.formats.reader import check_balance, read_trace_dir
-from test_autostart import assert_balanced, detached, status, terminated
+from test_autostart import assert_balanced, detached, start_until_ready, status, terminated
 from test_cli import _env
 
 
+#: A program that calls a function forever; it says "ready" past its first 2000 calls.
+BUSY = """
+    def step(i):
+        return i * 2
+    i = 0
+    while True:
+        step(i)
+        i += 1
+        if i == 2000:
+            print("ready", flush=True)
+"""
+
+
 def start_busy(tmp_path: Any) -> "subprocess.Popen[bytes]":
-    """``python -m recorder busy.py``: a program that calls a function forever, started and
-    past its first 2000 calls."""
-    (tmp_path / "busy.py").write_text(textwrap.dedent("""
-        import sys, time
-        def step(i):
-            return i * 2
-        i = 0
-        while True:
-            step(i)
-            i += 1
-            if i == 2000:
-                print("ready", flush=True)
-    """))
-    proc = subprocess.Popen([sys.executable, "-m", "recorder", "busy.py"], cwd=str(tmp_path),
-                            stdout=subprocess.PIPE, env=_env())
-    try:
-        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
-    except BaseException:
-        proc.kill()
-        proc.wait(30)
-        raise
-    return proc
+    """``python -m recorder busy.py``: :data:`BUSY`, started and ready."""
+    (tmp_path / "busy.py").write_text(textwrap.dedent(BUSY))
+    return start_until_ready([sys.executable, "-m", "recorder", "busy.py"], tmp_path, _env())
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX only")

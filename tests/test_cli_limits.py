@@ -158,6 +158,18 @@ def test_limits_from_the_variables_and_none_overrides_them(tmp_path: Any) -> Non
     assert meta is not None and "stopped" not in meta and "limits" not in meta
 
 
+def test_the_end_of_run_line_says_the_recording_stopped_early(tmp_path: Any) -> None:
+    (tmp_path / "app.py").write_text(LOOP)
+    done = record(tmp_path, ["app.py"], ("--max-records", "2000", "--report"))
+    assert done.returncode == 3
+    warning, report = warnings(done.stderr)
+    assert warning.startswith("recorder: warning: recording stopped")
+    trace = read_trace_dir(str(tmp_path / "trace-out"))
+    # every record in the files is counted, the closing ones too
+    assert "\u00b7 {:,} records \u00b7".format(records_in(trace)) in report, report
+    assert report.endswith("\u00b7 stopped early (max-records)"), report
+
+
 def test_under_the_limit_nothing_stops(tmp_path: Any) -> None:
     (tmp_path / "app.py").write_text(LOOP)
     done = record(tmp_path, ["app.py", "100"], ("--max-size", "10M", "--max-records",

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import pytest
 
-from conftest import RECORDER_DIR
+from conftest import RECORDER_DIR, read_terminal
 from recorder import env
 from recorder.formats.reader import check_balance, read_trace_dir
 
@@ -406,29 +406,7 @@ def _run_in_pty(tmp_path: Any, args: Sequence[str], recorded: bool,
     proc = subprocess.Popen(_command(args, recorded), cwd=str(tmp_path), env=_env(),
                             stdin=slave, stdout=slave, stderr=slave, close_fds=True)
     os.close(slave)
-    shown = b""
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.5)
-            if ready:
-                try:
-                    chunk = os.read(master, 4096)
-                except OSError as exc:  # Linux: EIO once the last writer has gone
-                    if exc.errno != errno.EIO:
-                        raise
-                    break
-                if not chunk:
-                    break
-                shown += chunk
-                if answer is not None and answer[0] in shown:
-                    os.write(master, answer[1])
-                    answer = None
-            elif proc.poll() is not None:
-                break
-    finally:
-        os.close(master)
-    return shown, proc.wait(timeout=60)
+    return read_terminal(master, proc, answer), proc.wait(timeout=60)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
@@ -451,7 +429,11 @@ def test_a_terminal_stays_a_terminal(tmp_path):
         shown[recorded] = _run_in_pty(tmp_path, ["app.py"], recorded,
                                       answer=(b"name? ", b"Bob\nnext line\n"))
     assert shown[False][0].startswith(b"[True, True, True] [True, True, True] True True\r\n")
-    assert shown[True] == shown[False]
+    # the same, then the end-of-run line that a terminal gets (docs/cli.md)
+    recorded_output, status = shown[True]
+    before, last = recorded_output[:-2].rsplit(b"\r\n", 1)
+    assert (before + b"\r\n", status) == shown[False]
+    assert last.startswith(b"recorder: trace-out/ \xc2\xb7 "), last
     # input() on a terminal is read by CPython's readline in C: neither the prompt nor the
     # answer passes through sys.stdin/sys.stdout (docs/trace-format.md)
     assert io_events(main_events(tmp_path)) == [

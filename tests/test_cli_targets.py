@@ -230,9 +230,10 @@ def test_a_directory_with_main_runs_as_under_python(tmp_path):
     trace = trace_of(out)
     assert module_labels(trace) == ["<__main__>", "<helper>"]
     assert imported(out) == ["helper"]
-    assert trace.paths[0] == "<toplevel>"
-    assert str(proj / "app" / "__main__.py") in trace.paths
-    assert (trace.metadata["program"], trace.metadata["args"]) == ("app", ["app", "x"])
+    # <toplevel> lives in the directory's __main__.py; program is absolute
+    assert trace.paths[0] == str(proj / "app" / "__main__.py")
+    assert (trace.metadata["program"], trace.metadata["args"]) == (str(proj / "app"),
+                                                                   ["app", "x"])
 
 
 def test_a_directory_whose_main_uses_a_relative_import_fails_as_under_python(tmp_path):

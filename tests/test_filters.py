@@ -646,8 +646,10 @@ def test_load_chain_order_and_metadata(tmp_path: Path) -> None:
     described = chain.describe()
     assert [d["kind"] for d in described] == ["builtin", "pyproject", "file"]
     assert described[0]["scope_rules"] == ["group:stdlib trace",
+                                           "group:third-party skip",
                                            "file:**/_distutils_hack/** skip",
-                                           "file:**/_virtualenv.py skip"]
+                                           "file:**/_virtualenv.py skip",
+                                           "file:**/__editable__* skip"]
     assert described[1]["name"] == "proj" and described[1]["version"] == 2
     assert described[1]["scope_rules"] == ["file:src/gen skip"]
     assert described[2]["secret_patterns"] == ["pin"]

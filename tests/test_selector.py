@@ -104,3 +104,47 @@ def test_settrace_refuses_to_displace_another_tracer():
         assert recorder.uninstall() is None
     finally:
         sys.settrace(previous)
+
+
+#: A sitecustomize that takes both of our monitoring tool ids before the recorder starts
+#: (site runs it before the auto-start begins, and before the CLI's code).
+HOLD_TOOL_IDS = """
+import sys
+for tool in (4, 3):
+    sys.monitoring.use_tool_id(tool, "someone else")
+"""
+
+
+@needs_monitoring
+@pytest.mark.parametrize("entry", ["cli", "autostart"])
+def test_the_fallback_warning_is_printed_once(tmp_path, entry):
+    """The CLI and the auto-start choose the backend once (the writer names it, the session
+    records with it): the fallback to settrace is one warning line, and the run is the
+    plain run otherwise."""
+    import subprocess
+    import textwrap
+
+    from test_autostart import clean_env, make_venv, read_trace_dir
+
+    custom = tmp_path / "custom"
+    custom.mkdir()
+    (custom / "sitecustomize.py").write_text(textwrap.dedent(HOLD_TOOL_IDS))
+    (tmp_path / "app.py").write_text("print('hi')\n")
+    python = make_venv(str(tmp_path / "venv"))
+    env = clean_env(PYTHONPATH=str(custom))
+    env.pop("RECORDER_BACKEND", None)
+    plain = subprocess.run([python, "app.py"], cwd=str(tmp_path), capture_output=True,
+                           text=True, env=env, timeout=60)
+    if entry == "cli":
+        command = [python, "-m", "recorder", "-o", "traces/cli", "app.py"]
+    else:
+        command = [python, "app.py"]
+        env["RECORDER_TRACE"] = str(tmp_path / "traces")
+    done = subprocess.run(command, cwd=str(tmp_path), capture_output=True, text=True,
+                          env=env, timeout=60)
+    assert (done.returncode, done.stdout) == (plain.returncode, plain.stdout) == (0, "hi\n")
+    assert plain.stderr == ""
+    assert done.stderr == ("recorder: warning: sys.monitoring tool ids 4, 3 are all in use by "
+                           "other tools; recording with settrace instead\n")
+    (trace_dir,) = (tmp_path / "traces").iterdir()
+    assert read_trace_dir(str(trace_dir)).metadata["backend"] == "settrace"

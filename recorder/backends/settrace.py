@@ -26,7 +26,7 @@ import threading
 from types import CodeType, FrameType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from recorder import env
+from recorder import env, own_threads
 from recorder.codes import CodeCatalog
 from recorder.errors import BackendError
 from recorder.events import Kind
@@ -171,8 +171,9 @@ class SettraceBackend:
                     frame.f_trace_lines = False
 
     def _install_on_thread(self, frame: FrameType, event: str, arg: Any) -> Any:
-        """``threading.settrace`` hook: runs once per new thread, then hands over."""
-        if self.stopped:
+        """``threading.settrace`` hook: runs once per new thread, then hands over. The
+        recorder's own threads (recorder/own_threads.py) are left alone: never recorded."""
+        if self.stopped or own_threads.is_own():
             sys.settrace(None)
             return None
         try:

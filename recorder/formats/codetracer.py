@@ -103,6 +103,41 @@ _DISK_ERRORS = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "
 _OUTPUT_CHUNK = 64 << 10
 
 
+#: What a recording writes at the top of the trace directory (also ``files/``, ``threads/``).
+_OUR_FILES = ("trace.json", "trace_paths.json", "trace_metadata.json", IMPORTS_FILE,
+              "trace.json.tmp", "trace_paths.json.tmp", "trace_metadata.json.tmp")
+#: Files that say an earlier recording owns the directory (so its ``files/`` is ours too).
+_TRACE_MARKS = ("trace.json", "trace_metadata.json")
+#: The prefixes of what it writes in ``threads/``.
+_OUR_THREAD_FILES = ("trace-", "trace_paths-", "trace_metadata-")
+
+
+def _remove_tree(top: str) -> None:
+    """Delete the directory ``top`` and everything in it, without following a symbolic
+    link out of it (``shutil.rmtree`` would cost every recording its import)."""
+    if os.path.islink(top) or not os.path.isdir(top):
+        if os.path.lexists(top):
+            os.remove(top)
+        return
+    for root, dirs, files in os.walk(top, topdown=False):
+        for name in files:
+            os.remove(os.path.join(root, name))
+        for name in dirs:
+            path = os.path.join(root, name)
+            if os.path.islink(path):
+                os.remove(path)
+            else:
+                os.rmdir(path)
+    os.rmdir(top)
+
+
+def _remove_if_empty(path: str) -> None:
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass  # not empty: someone else's files are in it
+
+
 class TraceDirError(OSError):
     """The output directory cannot be used (one clear sentence naming the problem)."""
 
@@ -543,7 +578,8 @@ class CodeTracerWriter:
             raise ValueError("steps must be one of %s, not %r" % (", ".join(STEPS_MODES), steps))
         self.steps = steps
         self.modes = FileModes(file_mode)
-        #: limits (None: none); totals of what the event files hold, counted at each write
+        #: limits (None: none); totals of what the event files hold, all threads, counted at
+        #: each write (the limits and the end-of-run line)
         self.max_size = max_size
         self.max_records = max_records
         self.limits_on = max_size is not None or max_records is not None
@@ -584,6 +620,7 @@ class CodeTracerWriter:
         self._main_ident = threading.main_thread().ident
         self._exit_status: Union[int, str, None] = None
         self._closed = False
+        self._stopping = False  # see recording_stops()
         self.start_time = _now_iso()
         self.end_time: Optional[str] = None
         self._prepare_dir()
@@ -600,21 +637,29 @@ class CodeTracerWriter:
 
     # -- setup -------------------------------------------------------------------------------
     def _prepare_dir(self) -> None:
+        """Create ``out_dir``, or empty it of what an earlier recording wrote there (that
+        would be mistaken for this one's: an old ``imports.jsonl``, a source copy the new
+        run never made). Only our names go, and ``files/`` only beside an earlier trace
+        (its ``trace.json`` or ``trace_metadata.json``): anything else stays."""
         out = self.out_dir
         if os.path.exists(out) and not os.path.isdir(out):
             raise TraceDirError("the output path %s exists and is not a directory" % out)
         try:
             self.modes.mkdir(out)  # an existing directory keeps its mode (docs/trace-format.md)
-            # our own files from an earlier run would be mistaken for this one's
-            for name in ("trace.json", "trace_paths.json", "trace_metadata.json"):
+            earlier_trace = False
+            for name in _OUR_FILES:
                 p = os.path.join(out, name)
                 if os.path.isfile(p):
+                    earlier_trace = earlier_trace or name in _TRACE_MARKS
                     os.remove(p)
             tdir = os.path.join(out, "threads")
             if os.path.isdir(tdir):
                 for name in os.listdir(tdir):
-                    if name.startswith(("trace-", "trace_paths-", "trace_metadata-")):
+                    if name.startswith(_OUR_THREAD_FILES):
                         os.remove(os.path.join(tdir, name))
+                _remove_if_empty(tdir)
+            if earlier_trace:
+                _remove_tree(os.path.join(out, "files"))
             probe = os.path.join(out, ".recorder-write-test")
             os.close(self.modes.create(probe))
             os.remove(probe)
@@ -710,7 +755,10 @@ class CodeTracerWriter:
         return st
 
     def _end_stream(self, st: _Stream) -> None:
-        if st.main:
+        """THREAD_END: the thread ended (its ``<toplevel>`` returns None, ``"ended": true``),
+        unless recording is stopping (:meth:`recording_stops`): then it is still running, and
+        :meth:`close` finishes its stream as such."""
+        if st.main or self._stopping:
             return  # the main stream ends at close(), returning the exit status
         st.ended = True
         failure: Optional[OSError] = None
@@ -1205,6 +1253,15 @@ class CodeTracerWriter:
         for st in list(self._streams.values()) + [self._main]:
             st.flush()
 
+    def recording_stops(self, main_ended: bool = False) -> None:
+        """Recording stops (the session says so before the normaliser's last DETACH and
+        THREAD_END events): a thread whose stream ends from now on was still running, so
+        its ``<toplevel>`` returns ``"<detached>"`` and its metadata says ``"ended": false``.
+        ``main_ended``: the main thread had finished the program (its module frame ended),
+        so MainThread says ``"ended": true``."""
+        self._stopping = True
+        self._main.ended = bool(main_ended)
+
     def set_exit_status(self, status: Union[int, str, None]) -> None:
         """What ``<toplevel>`` returns: the exit code (int), or a label such as
         ``"<exit>"`` (unknown) or ``"<disabled>"``."""
@@ -1273,7 +1330,8 @@ class CodeTracerWriter:
         o = self.value_options
         return {"mode": self.values, "reprs": self.reprs or "builtin",
                 "max_depth": o.max_depth, "max_items": o.max_items,
-                "max_string": o.max_string, "max_repr": o.max_repr, "max_nodes": o.max_nodes}
+                "max_string": o.max_string, "max_repr": o.max_repr, "max_nodes": o.max_nodes,
+                "max_types": o.max_types}
 
     def _recorder_version(self) -> str:
         mod = sys.modules.get("recorder")
@@ -1316,6 +1374,7 @@ class CodeTracerWriter:
         if self.stopped is not None:
             data["stopped"] = dict(self.stopped)
         if self.filters is not None:
+            data["scope"] = self.filters.scope_metadata()
             data["trace_filter"] = self.filters.metadata()
         for key, val in self.extra_metadata.items():
             data.setdefault(key, val)
