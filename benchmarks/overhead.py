@@ -1,6 +1,6 @@
 """Recording overhead as ratios to the bare interpreter, measured in one run.
 
-    python benchmarks/overhead.py [--pythons 3.12,3.13] [--repeat 5] [--workload objects]
+    python benchmarks/overhead.py [--pythons 3.12,3.13] [--repeat 5] [--workload objects] [--cpu]
 
 Modes, each a fresh process running a function of benchmarks/workloads.py (``--workload``:
 ``main``, the default, or ``objects``, program objects with their own ``__repr__`` at every
@@ -16,8 +16,10 @@ Step):
   trace-none    the same with ``values="none"``
   trace-steps-off  ``values="full"`` with ``steps="off"``: calls, returns, exceptions and I/O,
                 no line events asked of the interpreter (not in the default --modes)
-Reported: the median of --repeat runs of the workload's wall time (start-up excluded),
-as a ratio to bare. Timing goals live here, never in tests.
+  trace-notime  ``trace`` without the call/return time stamps (``timing=False``), to
+                price them (docs/trace-format.md, "Time")
+Reported: the median of --repeat runs of the workload's wall time (start-up excluded; its
+CPU time with --cpu), as a ratio to bare. Timing goals live here, never in tests.
 """
 from __future__ import annotations
 
@@ -56,17 +58,18 @@ elif mode in ("null-sink", "events", "null-sink-settrace"):
         def close(self): pass
     backend = "settrace" if mode.endswith("settrace") else None
     recorder.install(Null() if mode.startswith("null") else (lambda e: None), backend=backend)
-elif mode in ("trace", "trace-none", "trace-steps-off"):
+elif mode in ("trace", "trace-none", "trace-steps-off", "trace-notime"):
     import recorder, tempfile
     from recorder.formats import CodeTracerWriter
     out = tempfile.mkdtemp()
     values = "none" if mode == "trace-none" else "full"
     steps = "off" if mode == "trace-steps-off" else "on"
-    recorder.install(CodeTracerWriter(out, program="workloads", values=values, steps=steps),
-                     values=values)
-t0 = time.perf_counter()
+    recorder.install(CodeTracerWriter(out, program="workloads", values=values, steps=steps,
+                                      timing=mode != "trace-notime"), values=values)
+clock = getattr(time, %(clock)r)
+t0 = clock()
 getattr(workloads, %(workload)r)()
-t1 = time.perf_counter()
+t1 = clock()
 if mode == "floor":
     if hasattr(sys, "monitoring"):
         sys.monitoring.set_events(4, 0); sys.monitoring.free_tool_id(4)
@@ -87,9 +90,11 @@ print(t1 - t0, size, records)
 """
 
 
-def run(python: str, mode: str, workload: str = "main") -> Tuple[float, int, int]:
+def run(python: str, mode: str, workload: str = "main",
+        clock: str = "perf_counter") -> Tuple[float, int, int]:
     """(seconds, trace.json bytes, records) of one run; the sizes are 0 without a trace."""
-    code = PROGRAM % {"here": HERE, "root": ROOT, "mode": mode, "workload": workload}
+    code = PROGRAM % {"here": HERE, "root": ROOT, "mode": mode, "workload": workload,
+                      "clock": clock}
     out = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True)
     seconds, size, records = out.stdout.strip().splitlines()[-1].split()
     return float(seconds), int(size), int(records)
@@ -101,6 +106,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--modes", default="bare,floor,null-sink,events,trace,trace-none")
     parser.add_argument("--workload", default="main", choices=("main", "objects"))
+    parser.add_argument("--cpu", action="store_true",
+                        help="time the workload by the process's CPU time (time.process_time) "
+                             "instead of wall time: less sensitive to other load on a shared "
+                             "machine (the writer's file writes still count, as system time)")
     args = parser.parse_args()
     modes = args.modes.split(",")
     sized = [m for m in modes if m.startswith("trace")]
@@ -112,9 +121,10 @@ def main() -> None:
         runs: Dict[str, List[Tuple[float, int, int]]] = {m: [] for m in modes}
         for _ in range(args.repeat):  # interleave modes so drift hits them alike
             for mode in modes:
-                runs[mode].append(run(python, mode, args.workload))
+                runs[mode].append(run(python, mode, args.workload,
+                                      "process_time" if args.cpu else "perf_counter"))
         bare = statistics.median(r[0] for r in runs["bare"])
-        ratios = ["%.1f" % (statistics.median(r[0] for r in runs[m]) / bare)
+        ratios = ["%.2f" % (statistics.median(r[0] for r in runs[m]) / bare)
                   for m in modes if m != "bare"]
         sizes = ["%.0f" % (runs[m][0][1] / max(runs[m][0][2], 1)) for m in sized]
         print("| %s | %s | %.3f | %s" % (version, " | ".join(ratios), bare,

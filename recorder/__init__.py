@@ -13,8 +13,7 @@ Public API::
 """
 from __future__ import annotations
 
-import contextlib
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 from recorder.config import Config
 from recorder.errors import BackendError, ConfigError, RecorderError
@@ -52,11 +51,21 @@ def uninstall() -> Optional[Session]:
     return session
 
 
-@contextlib.contextmanager
-def recording(sink: SinkArg, **options: Any) -> Iterator[Session]:
-    """``with recording(sink=...) as session:`` records the body, then stops."""
-    session = install(sink, **options)
-    try:
-        yield session
-    finally:
-        session.stop()
+class recording:  # noqa: N801 - called like the function it was
+    """``with recording(sink=...) as session:`` records the body, then stops.
+
+    A class of ours rather than ``contextlib.contextmanager``: contextlib's frames around
+    the body would be the standard library's, recorded when the filters trace it."""
+
+    def __init__(self, sink: SinkArg, **options: Any) -> None:
+        self._sink = sink
+        self._options = options
+        self._session: Optional[Session] = None
+
+    def __enter__(self) -> Session:
+        self._session = install(self._sink, **self._options)
+        return self._session
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self._session is not None:
+            self._session.stop()

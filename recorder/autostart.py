@@ -349,11 +349,12 @@ def _begin(parent: Optional[Tuple[int, str]], started_by: str,
     _state.parent = parent
     _state.status = None
     _state.report = None
-    if config.report:  # the auto-start prints only when asked (RECORDER_REPORT=1)
-        from recorder.report import EndOfRun
-        _state.report = EndOfRun(writer, session.filters, config).print
-    for name, value in exports.items():
-        os.environ[name] = value
+    with session.at_work:  # os.environ's code is the standard library's, recording now
+        if config.report:  # the auto-start prints only when asked (RECORDER_REPORT=1)
+            from recorder.report import EndOfRun
+            _state.report = EndOfRun(writer, session.filters, config).print
+        for name, value in exports.items():
+            os.environ[name] = value
     return path
 
 
@@ -399,6 +400,27 @@ def _exports(config: Config, path: str) -> Dict[str, str]:
 
 
 # -- how the process ends ------------------------------------------------------------------
+
+def _at_work() -> Any:
+    """This process's recording's ``at_work`` (recorder.normalise.AtWork), or a no-op."""
+    session = _state.session
+    if session is not None:
+        return session.at_work
+    from recorder.normalise import NO_RECORDING
+    return NO_RECORDING
+
+
+def _quietly(hook: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a hook of ours inside the recording's ``at_work``: Python runs atexit, signal and
+    wrapped-function hooks on a program thread as ordinary code, still recorded, and nothing
+    they do (the standard library code they call, closing the trace) may reach the trace."""
+    def quietly(*args: Any) -> Any:
+        with _at_work():
+            return hook(*args)
+    quietly.__name__ = quietly.__qualname__ = hook.__name__
+    quietly.__doc__ = hook.__doc__
+    return quietly
+
 
 def _finish(status: Any) -> None:
     """Stop and close this process's trace with ``status`` as the ``<toplevel>`` return."""
@@ -459,11 +481,13 @@ def _status_of(exc: Any) -> Any:
     return 130 if isinstance(exc, KeyboardInterrupt) else 1
 
 
+@_quietly
 def _at_exit() -> None:
     _await_termination()
     _finish(_exit_status())
 
 
+@_quietly
 def _install_hooks() -> None:
     """Once per process image (a forked child inherits them): atexit, os._exit, os.exec*,
     SIGTERM. Each looks up the current session when it runs, so a child's renewed session
@@ -483,6 +507,7 @@ def _install_hooks() -> None:
 
 def _wrap_exit(real: Callable[[int], Any]) -> Callable[[int], Any]:
     @functools.wraps(real)
+    @_quietly
     def _exit(status: int) -> Any:
         # os._exit skips atexit: close the trace first (multiprocessing's fork workers end so)
         _await_termination()
@@ -533,6 +558,7 @@ def _install_sigterm() -> None:
         pass
 
 
+@_quietly
 def _on_signal(signum: int, frame: Optional[FrameType]) -> None:
     """SIGTERM (or SIGHUP): close the trace, then die by the signal exactly as without us.
 

@@ -27,6 +27,12 @@ the program reads through ``sys.stdin.buffer``. It reads ahead exactly as much a
 Every hook calls the real method and lets its exceptions through untouched; from 3.11 its own
 frame is also kept out of their tracebacks (``env.RERAISE_USES_TRACEBACK_ATTRIBUTE``).
 
+The hooks run on the program's thread as ordinary code, not inside a trace callback, so the
+recording of what they saw (decoding, the writer's ``record_output`` and a flush it makes,
+writing ``trace_paths.json`` with ``json``) runs inside the session's ``at_work``
+(:class:`recorder.normalise.AtWork`): never recorded, whatever the filters say. The
+program's own I/O (the real method) runs outside it.
+
 Not seen at this level (docs/trace-format.md says why): ``os.write(1, ...)``, writes to
 ``sys.stdout.buffer.raw``, C code and child processes writing to the file descriptors, and
 ``input()`` on a terminal (CPython reads it with readline in C).
@@ -40,6 +46,7 @@ import sys
 from typing import Any, Callable, List, Optional, Set, Tuple
 
 from recorder import env
+from recorder.normalise import NO_RECORDING
 
 __all__ = ["StreamCapture", "capture_output", "hold_closed_standard_fds",
            "RecordingTextIOWrapper", "RecordingBufferedReader"]
@@ -91,6 +98,7 @@ def _recording_write(method: Callable[..., Any], capture: "StreamCapture", name:
     on as it is, so a wrong one fails with the real method's own error."""
     drop_own_entry = env.RERAISE_USES_TRACEBACK_ATTRIBUTE
     record = capture._record
+    at_work = capture.at_work
     get_frame = sys._getframe
     stand_ins = _STAND_IN_CODES
     missing = _MISSING
@@ -111,7 +119,8 @@ def _recording_write(method: Callable[..., Any], capture: "StreamCapture", name:
                     not data.startswith(_OWN_MESSAGE)
                     or not get_frame(1).f_code.co_filename.startswith(_OWN_DIR)):
                 try:
-                    record(name, data)
+                    with at_work:
+                        record(name, data)
                 except Exception as failure:
                     capture.failed(failure)
         elif isinstance(result, int) and result > 0 and \
@@ -141,12 +150,15 @@ class StreamCapture:
     ``record_output``: stream "stdout", "stderr" or "stdin") between :meth:`install` and
     :meth:`restore`. A failure of ``record`` stops the capture and is handed to
     ``on_failure`` once (the session's: one warning, recording stops); the program's I/O
-    itself has already happened and is never affected."""
+    itself has already happened and is never affected. ``at_work``: the session's
+    (``session.at_work``), inside which everything is recorded."""
 
     def __init__(self, record: Callable[[str, str], Any],
-                 on_failure: Optional[Callable[[BaseException], Any]] = None) -> None:
+                 on_failure: Optional[Callable[[BaseException], Any]] = None,
+                 at_work: Any = NO_RECORDING) -> None:
         self._record = record
         self._on_failure = on_failure
+        self.at_work = at_work
         #: Read on every hooked call: False after restore or a failure.
         self.recording = False
         #: (object, attribute, our hook, what the instance had before or _MISSING)
@@ -195,7 +207,8 @@ class StreamCapture:
     # -- recording ---------------------------------------------------------------------------
     def record(self, stream: str, text: str) -> None:
         try:
-            self._record(stream, text)
+            with self.at_work:
+                self._record(stream, text)
         except Exception as exc:
             self.failed(exc)
 
@@ -213,6 +226,10 @@ class StreamCapture:
     def record_bytes(self, stream: str, data: Any, count: Any, text_stream: Any) -> None:
         """``count`` bytes of ``data`` (all when ``count`` is None), decoded with
         ``text_stream``'s encoding; bytes that do not decode are shown as ``\\xNN``."""
+        with self.at_work:  # (a Python codec's code is the recorder's work here)
+            self._record_bytes(stream, data, count, text_stream)
+
+    def _record_bytes(self, stream: str, data: Any, count: Any, text_stream: Any) -> None:
         try:
             raw = bytes(data) if count is None else bytes(data)[:count]
         except Exception:
@@ -332,11 +349,11 @@ def _mirror_stdin(original: Any, capture: StreamCapture) -> Optional[RecordingTe
 # -- the command line's entry points ---------------------------------------------------------
 
 def capture_output(writer: Any,
-                   on_failure: Optional[Callable[[BaseException], Any]] = None
-                   ) -> Callable[[], None]:
-    """Record the standard streams into ``writer.record_output``; returns the function that
-    ends it (:meth:`StreamCapture.restore`)."""
-    return StreamCapture(writer.record_output, on_failure).install().restore
+                   on_failure: Optional[Callable[[BaseException], Any]] = None,
+                   at_work: Any = NO_RECORDING) -> Callable[[], None]:
+    """Record the standard streams into ``writer.record_output``, inside ``at_work`` (the
+    session's); returns the function that ends it (:meth:`StreamCapture.restore`)."""
+    return StreamCapture(writer.record_output, on_failure, at_work).install().restore
 
 
 def hold_closed_standard_fds() -> List[int]:

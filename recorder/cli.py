@@ -19,9 +19,10 @@ import time
 import types
 from typing import Any, Callable, Generator, List, NoReturn, Optional, Sequence, Tuple
 
-from recorder import env
+from recorder import env, recursion
 from recorder.config import Config
 from recorder.errors import RecorderError, UsageError
+from recorder.inspect import SUBCOMMANDS, command_help
 from recorder.program import Target, prepare
 
 #: Exit status for bad recorder input (as Python's own for a bad command line).
@@ -47,7 +48,10 @@ def _parser() -> argparse.ArgumentParser:
         prog="recorder",
         usage=_USAGE,
         description="Record a Python program's execution into a CodeTracer trace directory. "
-                    "Options go before the program; everything after it is the program's.")
+                    "Options go before the program; everything after it is the program's.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n".join(["commands that look at a trace (python -m recorder COMMAND DIR; "
+                          "docs/inspect.md):"] + command_help()))
     parser.add_argument("-o", "--out-dir", default=None, metavar="DIR",
                         help="trace directory to write (default: ./trace-out, or "
                              "RECORDER_OUT_DIR)")
@@ -207,6 +211,21 @@ def _strip_own_frames(tb: Optional[types.TracebackType]) -> Optional[types.Trace
     return tb
 
 
+def _drop_unstarted_frame(tb: Optional[types.TracebackType]) -> Optional[types.TracebackType]:
+    """A RecursionError under settrace: CPython adds to the traceback the frame whose trace
+    call had no room, which the program never entered (docs/backends.md)."""
+    if tb is None:
+        return None
+    if tb.tb_next is None:
+        return None if recursion.never_started(tb) else tb
+    last = tb
+    while last.tb_next is not None and last.tb_next.tb_next is not None:
+        last = last.tb_next
+    if last.tb_next is not None and recursion.never_started(last.tb_next):
+        last.tb_next = None
+    return tb
+
+
 def _exit_status(exc: SystemExit) -> int:
     code = exc.code
     if code is None:
@@ -287,6 +306,9 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
     from recorder.formats.codetracer import CodeTracerWriter, TraceDirError, writer_options
     from recorder.session import Session
 
+    if argv and argv[0] in SUBCOMMANDS:  # summary, calls, ...: a program is ./summary
+        from recorder.inspect import run
+        return run(argv)
     namespace, target, program_args = parse(argv)
     if namespace.repair is not None:
         return repair(namespace.repair)
@@ -349,15 +371,23 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
     from recorder.report import EndOfRun, wanted
 
     status: Any = 0
-    restore = capture_output(writer, on_failure=session._failed)
+    # the frames between here and the program's own, hidden while recording (recursion.py);
+    # the program runs two frames above this one: not from here, but from Run's caller
+    # (this generator's frame and Run.__enter__ are off the stack by then)
+    session.entry_frames = max(recursion.entry_cost() - 2, 0)
+    restore = capture_output(writer, on_failure=session._failed, at_work=session.at_work)
     report = EndOfRun(writer, session.filters, config)
     # the end-of-run line, when stderr is a terminal (or --report), but never --quiet
     printing = wanted(config.report, os.isatty(2))
+    # What runs the CLI (the console script, runpy for python -m recorder, a caller of
+    # main()) is the recorder's launcher, not the program: not attached
+    session.leave_out(sys._getframe(1))
     session.start()
     # os._exit, os.exec* and SIGTERM finish the trace too (the auto-start's hooks), and
     # print the end-of-run line after it
-    autostart.guard_endings(session, writer.out_dir, target,
-                           report.print if printing else None)
+    with session.at_work:  # its hooks and os.environ's code are not the program's
+        autostart.guard_endings(session, writer.out_dir, target,
+                               report.print if printing else None)
     report.started = time.monotonic()
     try:
         yield program.run  # Run's caller runs it: no frame of ours in between (docs/cli.md)
@@ -367,11 +397,12 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
         _print_exception(exc)
         status = 130
     except BaseException as exc:
-        _print_exception(exc)
+        _print_exception(exc, session.backend_name)
         status = 1
     finally:
-        report.program_ended()
-        program.ended(by_system_exit=isinstance(status, SystemExit))
+        with session.at_work:
+            report.program_ended()
+            program.ended(by_system_exit=isinstance(status, SystemExit))
 
         def after() -> None:
             restore()
@@ -418,10 +449,12 @@ def _status_code(status: Any) -> Any:
     return status
 
 
-def _print_exception(exc: BaseException) -> None:
+def _print_exception(exc: BaseException, backend: str = "") -> None:
     """What python does with an uncaught exception (``PyErr_Print``): keep it in
     ``sys.last_*`` for atexit handlers and post-mortems, then ``sys.excepthook``."""
     tb = _strip_own_frames(exc.__traceback__)
+    if backend == "settrace" and isinstance(exc, RecursionError):
+        tb = _drop_unstarted_frame(tb)
     exc.__traceback__ = tb
     sys.last_type, sys.last_value, sys.last_traceback = type(exc), exc, tb
     if env.HAS_SYS_LAST_EXC:

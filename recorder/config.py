@@ -41,7 +41,7 @@ class Config:
     #: The option names, in order (``updated`` accepts exactly these).
     FIELDS = ("backend", "out_dir", "values", "reprs", "filters", "trace_stdlib", "include",
               "exclude", "record_all", "report", "log", "trace_root", "parent", "steps",
-              "max_size", "max_records", "file_mode")
+              "max_size", "max_records", "file_mode", "timing")
 
     def __init__(self, backend: str = "auto", out_dir: str = "trace-out", values: str = "full",
                  reprs: str = "builtin", filters: Any = None, trace_stdlib: bool = False,
@@ -49,7 +49,7 @@ class Config:
                  report: Optional[bool] = None, log: str = "warning",
                  trace_root: Optional[str] = None, parent: Optional[str] = None,
                  steps: str = "on", max_size: Any = None, max_records: Any = None,
-                 file_mode: str = DEFAULT_FILE_MODE) -> None:
+                 file_mode: str = DEFAULT_FILE_MODE, timing: bool = True) -> None:
         #: "auto" (sys.monitoring on 3.12+, settrace below), "monitoring" or "settrace".
         self.backend = backend
         #: The trace directory (CLI ``-o``); relative to the working directory.
@@ -90,6 +90,9 @@ class Config:
         #: Permissions of the trace: "private" (0600/0700), "umask", or an octal file mode
         #: (recorder/formats/storage.py).
         self.file_mode = _file_mode("file_mode", file_mode)
+        #: Stamp every call and return with the time (the trace writer's ``trace_times.bin``,
+        #: docs/trace-format.md "Time"): a few percent on code made of tiny calls.
+        self.timing = timing
         self.validate()
 
     def _values(self) -> Dict[str, Any]:
@@ -430,4 +433,5 @@ ENV_VARIABLES: Dict[str, Tuple[str, Any]] = {
     "RECORDER_MAX_SIZE": ("max_size", _parse_limit(parse_size)),
     "RECORDER_MAX_RECORDS": ("max_records", _parse_limit(parse_count)),
     "RECORDER_FILE_MODE": ("file_mode", _parse_file_mode),
+    "RECORDER_TIMING": ("timing", _parse_bool),
 }

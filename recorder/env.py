@@ -47,8 +47,37 @@ RECURSION_OVERFLOW_STICKY: bool = PYVERSION < (3, 9)
 INLINED_COMPREHENSIONS: bool = PYVERSION >= (3, 12)
 
 #: 3.12.x: reading ``frame.f_locals`` from a *settrace* callback can corrupt variables of an
-#: inlined comprehension (cpython gh-124118). Value capture must avoid it on this backend.
+#: inlined comprehension (cpython gh-124118). Decided per code object in
+#: recorder/codes.py (``CodeInfo.locals_readable``), which the trace writer obeys.
 SETTRACE_F_LOCALS_UNSAFE: bool = PYVERSION == (3, 12)
+
+#: 3.8-3.10: the settrace trampoline copies the fast locals into the frame's ``f_locals``
+#: dict before *every* trace callback and writes that dict back after it (bpo-30744),
+#: whether the callback read it or not. For a cell or free variable the write-back goes into
+#: the cell, which other threads share, so a value another thread stored while the callback
+#: ran is overwritten with the stale copy (a lost update).
+SETTRACE_SYNCS_LOCALS: bool = PYVERSION < (3, 11)
+
+#: 3.8-3.9: the eval loop may switch threads after almost any instruction (an attribute
+#: read included), so a switch can still fall between the settrace backend's refresh of the
+#: ``f_locals`` snapshot (recorder.codes.SYNC_ALL) and CPython's write-back: the refresh
+#: narrows the window to a few instructions but cannot close it. Measured with 4 threads
+#: adding to a closure variable under a lock (switch interval 10 us, 20 runs): 3.8 and
+#: 3.9 still lost updates in 3 to 17 runs, 3.10 in none. Frames with cell variables are
+#: therefore not line-traced there while several threads run: far fewer callbacks, and
+#: none lost updates in the same measurement.
+SETTRACE_REFRESH_RACES_WRITE_BACK: bool = PYVERSION < (3, 10)
+
+#: 3.11-3.12: the settrace trampoline writes the ``f_locals`` snapshot back after a callback
+#: that read ``frame.f_locals`` (``PyFrame_LocalsToFast`` in call_trampoline), cells
+#: included: the same lost update as above, for the callbacks that read the locals.
+#: sys.monitoring callbacks have no write-back; 3.13 (PEP 667) has no snapshot.
+SETTRACE_WRITES_BACK_READ_LOCALS: bool = (3, 11) <= PYVERSION < (3, 13)
+
+#: 3.13: while any sys.monitoring tool has events set, settrace's 'opcode' events are not
+#: delivered, so pdb's ``breakpoint()`` (which stops at the next instruction through them)
+#: stops at the next line instead. Not the recorder's doing: any tool causes it.
+MONITORING_HIDES_SETTRACE_OPCODES: bool = PYVERSION >= (3, 13)
 
 #: 3.9+: the file named on the command line is made absolute (``config->run_filename``): a
 #: script run as ``python app.py`` gets an absolute ``__file__``/``co_filename``, and

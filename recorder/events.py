@@ -72,10 +72,12 @@ class CodeInfo:
     """
 
     __slots__ = ("filename", "firstlineno", "name", "qualname", "label", "module", "kind",
-                 "generator_like")
+                 "generator_like", "locals_readable", "locals_sync", "call_locals_droppable")
 
     def __init__(self, filename: str, firstlineno: int, name: str, qualname: str, label: str,
-                 module: Optional[str], kind: str, generator_like: bool) -> None:
+                 module: Optional[str], kind: str, generator_like: bool,
+                 locals_readable: bool = True, locals_sync: int = 0,
+                 call_locals_droppable: bool = False) -> None:
         self.filename = filename
         self.firstlineno = firstlineno
         self.name = name
@@ -87,6 +89,19 @@ class CodeInfo:
         #: "generator", "coroutine", "async_generator".
         self.kind = kind
         self.generator_like = generator_like
+        #: False where reading ``frame.f_locals`` at a line would corrupt this code's frame
+        #: on the recording backend (3.12 settrace, code holding an inlined comprehension):
+        #: a sink must not read the locals at its LINE events then.
+        self.locals_readable = locals_readable
+        #: How the settrace backend protects this code's cell and free variables from
+        #: CPython's write-back of the ``f_locals`` snapshot (recorder.codes: SYNC_*).
+        self.locals_sync = locals_sync
+        #: True where a sink that read the arguments from ``frame.f_locals`` at CALL may
+        #: empty that dict again: before 3.13 it stays on the frame holding a reference to
+        #: every argument, so an argument the function deletes would stay alive until it
+        #: returns. Only where nothing writes the dict back (sys.monitoring) and nobody
+        #: else can hold it yet (the function has not run a line).
+        self.call_locals_droppable = call_locals_droppable
 
     def __repr__(self) -> str:
         return f"CodeInfo({self.label!r}, {self.filename!r}:{self.firstlineno})"
@@ -187,7 +202,8 @@ class Sink(Protocol):
 
     ``emit`` is called on the thread that produced the event, possibly from several threads
     at once; the frame is given only when ``wants_frames`` is true, and is valid only
-    during the call.
+    during the call. An optional ``reads_locals`` attribute names the kinds at which the
+    sink reads ``frame.f_locals`` (default: CALL and LINE when it wants frames).
     """
 
     wants_frames: bool

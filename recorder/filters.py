@@ -1062,6 +1062,13 @@ class FilterEngine:
         self._values[id(info)] = (info, values)
         return values
 
+    def release_code(self, info: CodeInfo) -> None:
+        """``info``'s code object has died: forget its value decisions (a new code object
+        gets a new CodeInfo). Called by the session's code catalog, on any thread."""
+        entry = self._values.get(id(info))
+        if entry is not None and entry[0] is info:
+            self._values.pop(id(info), None)
+
     def _decide_value(self, rules: List[_ValueRule], kind: str, name: str) -> int:
         action = ALLOW
         for rule in reversed(rules):

@@ -26,8 +26,8 @@ Only a valid dotted identifier is accepted. Synthetic file names (``<string>``, 
 anything else. Frozen code keeps the ``<module>`` label but reports its module (``os`` for
 ``<frozen os>``) so filters can still tell stdlib frames apart.
 
-Cost: each code object is resolved once (cached by ``id(code)``, the code kept alive so the id
-stays unique); real paths are cached per file name string.
+Cost: each code object is resolved once (cached by ``id(code)``; the entry goes when the code
+object dies, see :mod:`recorder.lifetimes`); real paths are cached per file name string.
 """
 from __future__ import annotations
 
@@ -37,6 +37,8 @@ import sys
 import threading
 from types import CodeType
 from typing import Any, Dict, List, Optional, Tuple
+
+from recorder.lifetimes import CodeLifetimes
 
 __all__ = ["ModuleResolver", "is_dotted_name", "MODULE_LABEL"]
 
@@ -126,15 +128,20 @@ class ModuleResolver:
     instances_created = 0
     _instance_counter = itertools.count(1)
 
-    def __init__(self, cwd: Optional[str] = None, debug: Optional[bool] = None) -> None:
+    def __init__(self, cwd: Optional[str] = None, debug: Optional[bool] = None,
+                 lifetimes: Optional[CodeLifetimes] = None) -> None:
+        """``lifetimes``: the session's (shared with the code catalog), which forgets a code
+        object's entries when it dies; by default the resolver watches its own."""
         ModuleResolver.instances_created = next(ModuleResolver._instance_counter)
         #: Relative ``co_filename``s (scripts on 3.8, ``run_path("x.py")``) are resolved
         #: against the directory the recording started in, not the program's later ``chdir``.
         self.cwd = cwd if cwd is not None else os.getcwd()
         #: ``RECORDER_LOG=debug``: one stderr line per fallback. Read once, here.
         self.debug = _debug_from_env() if debug is None else debug
-        # id(code) -> (code kept alive, label, module)
-        self._cache: Dict[int, Tuple[CodeType, Optional[str], Optional[str]]] = {}
+        self._lifetimes = lifetimes if lifetimes is not None else CodeLifetimes()
+        # id(code) -> (label, module), dropped when the code object dies
+        self._cache: Dict[int, Tuple[Optional[str], Optional[str]]] = {}
+        self._lifetimes.register(self._cache)
         # file name string -> normalised real path; directory -> its real path
         self._norm_cache: Dict[str, str] = {}
         self._dir_cache: Dict[str, str] = {}
@@ -145,7 +152,9 @@ class ModuleResolver:
         self._bound_files: Dict[str, str] = {}
         self._bound_pending: List[Tuple[str, str]] = []
         self._bind_lock = threading.Lock()
-        self._bound_codes: Dict[int, Tuple[CodeType, str]] = {}
+        # id(code) -> module name, dropped when the code object dies
+        self._bound_codes: Dict[int, str] = {}
+        self._lifetimes.register(self._bound_codes)
         # reverse index of sys.modules
         self._index: Dict[str, str] = {}
         self._index_weak: Dict[str, str] = {}   # names from "__main__" entries: lower rank
@@ -174,8 +183,7 @@ class ModuleResolver:
         frame's ``f_globals`` when the caller has it: it is the strongest evidence.
         """
         try:
-            entry = self._cache[id(code)]
-            return entry[1], entry[2]
+            return self._cache[id(code)]
         except KeyError:
             pass
         try:
@@ -185,7 +193,8 @@ class ModuleResolver:
             if self.debug:
                 _debug_line("%s for %r: resolver error %s: %s" % (
                     label, code.co_filename, type(exc).__name__, exc))
-        self._cache[id(code)] = (code, label, module)
+        self._lifetimes.watch(code)
+        self._cache[id(code)] = (label, module)
         return label, module
 
     def module_of_file(self, filename: str) -> Optional[str]:
@@ -205,9 +214,10 @@ class ModuleResolver:
             return
         if isinstance(code_or_filename, CodeType):
             code = code_or_filename
-            self._bound_codes[id(code)] = (code, name)
+            self._lifetimes.watch(code)
+            self._bound_codes[id(code)] = name
             if code.co_name == "<module>":
-                self._cache[id(code)] = (code, "<%s>" % name, name)
+                self._cache[id(code)] = ("<%s>" % name, name)
             else:
                 self._cache.pop(id(code), None)
             return
@@ -269,9 +279,9 @@ class ModuleResolver:
 
         # 2. what the import hook learnt about this very code object.
         bound = self._bound_codes.get(id(code))
-        if bound is not None and bound[0] is code:
+        if bound is not None:
             self.steps["hook"] += 1
-            return ("<%s>" % bound[1] if is_module else None), bound[1]
+            return ("<%s>" % bound if is_module else None), bound
 
         # 2-4. by location.
         name, step = self._located(filename)

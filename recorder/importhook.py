@@ -15,7 +15,7 @@ untouched. What it adds:
   (``FileLoader.__eq__`` compares ``__dict__``). Loaders that are classes (``BuiltinImporter``,
   ``FrozenImporter``) are never touched: patching them would patch every import.
 
-Invisibility (issue 3): the finder and wrapper functions are compiled with the file name
+Invisibility: the finder and wrapper functions are compiled with the file name
 ``<frozen importlib._bootstrap>``. CPython treats frames of that file as importlib's own: it
 trims them from import tracebacks (``remove_importlib_frames`` in import.c) and ``warnings``
 skips them when applying ``stacklevel`` (``_is_internal_frame``). With an ordinary file name,
@@ -23,6 +23,14 @@ skips them when applying ``stacklevel`` (``_is_internal_frame``). With an ordina
 of the importing line (and a DeprecationWarning shown for ``__main__`` would be hidden), and a
 failing import would show four extra traceback lines. The tracer must skip these code objects
 (:data:`HOOK_CODES`): they are the recorder's frames, whatever their file name says.
+
+Never recording itself: the hook's work runs on the importing thread as ordinary code (not
+inside a trace callback), so all of it (learning a spec, the ``on_import`` callback: a user's
+sink, the trace writer's ``imports.jsonl`` line) runs inside the session's ``at_work``
+(:class:`recorder.normalise.AtWork`), where nothing is recorded; the program's own loading
+(the other finders, ``exec_module``) runs outside it. An import made by the recorder's own
+work (a sink importing something, an exit hook's lazy import) is not observed: it is not the
+program's.
 
 Never breaking an import: every piece of the hook's own work is in ``try/except Exception``;
 an error there disables the hook (one warning on stderr) and the import goes on exactly as
@@ -39,6 +47,7 @@ from typing import Any, Callable, Dict, FrozenSet, List, Optional, Tuple
 from recorder.errors import warn
 from recorder.events import ImportInfo, Kind
 from recorder.identity import ModuleResolver
+from recorder.normalise import NO_RECORDING
 
 __all__ = ["ImportHook", "HOOK_CODES", "HOOK_CODE_IDS", "OnImport"]
 
@@ -59,7 +68,7 @@ _TRAMPOLINES = '''
 def find_spec(self, fullname, path=None, target=None):
     hook = self._recorder_hook
     tls = hook._tls
-    observe = hook.active and not getattr(tls, "busy", False)
+    observe = hook.active and not getattr(tls, "busy", False) and not hook._at_work.busy()
     if observe:
         started = _perf_counter()
         tls.busy = True
@@ -222,9 +231,12 @@ class ImportHook:
     """
 
     def __init__(self, resolver: Optional[ModuleResolver] = None,
-                 on_import: Optional[OnImport] = None) -> None:
+                 on_import: Optional[OnImport] = None, at_work: Any = None) -> None:
+        """``at_work``: the session's :class:`~recorder.normalise.AtWork` (the hook's work
+        is then never recorded, and imports made by the recorder's work are not observed)."""
         self.resolver = resolver
         self.on_import = on_import
+        self._at_work = at_work if at_work is not None else NO_RECORDING
         #: True between install() and uninstall(), unless the hook disabled itself.
         self.active = False
         #: Why the hook disabled itself (None while healthy).
@@ -263,6 +275,10 @@ class ImportHook:
         """Remove the finder (only it: finders added since stay where they are), unwrap every
         loader still wrapped, and end the imports still open (``ok=None``: not seen to finish)
         so the event stream stays balanced. Idempotent."""
+        with self._at_work:
+            self._uninstall()
+
+    def _uninstall(self) -> None:
         self.active = False
         meta_path = sys.meta_path
         for index in range(len(meta_path) - 1, -1, -1):
@@ -293,6 +309,10 @@ class ImportHook:
     def _found(self, spec: Any, started: float) -> None:
         """A finder after us returned ``spec``: learn its name and files, and wrap its loader
         so the load is observed. Remember when the search started (the import's start)."""
+        with self._at_work:
+            self._learn(spec, started)
+
+    def _learn(self, spec: Any, started: float) -> None:
         try:
             self.specs_seen += 1
             name = spec.name
@@ -371,7 +391,13 @@ class ImportHook:
     def _begin(self, loader: Any, spec: Any, module: Any, phase: str) -> Optional[_Entry]:
         """An import starts (or continues: ``exec`` after our own ``create``). Returns the
         entry to close, or None if the hook is not observing (then the wrapper just calls
-        through)."""
+        through): also for an import made by the recorder's own work."""
+        if self._at_work.busy():
+            return None
+        with self._at_work:
+            return self._start(loader, spec, module, phase)
+
+    def _start(self, loader: Any, spec: Any, module: Any, phase: str) -> Optional[_Entry]:
         try:
             stack = self._stack()
             if phase == "exec":
@@ -421,11 +447,12 @@ class ImportHook:
             self._fail("noting a created module", exc)
 
     def _end(self, entry: _Entry, error: Optional[BaseException]) -> None:
-        try:
-            self._close(entry, error, time.perf_counter(), ok=error is None)
-            self._release(entry.loader)
-        except Exception as exc:
-            self._fail("ending the import of %r" % entry.name, exc)
+        with self._at_work:
+            try:
+                self._close(entry, error, time.perf_counter(), ok=error is None)
+                self._release(entry.loader)
+            except Exception as exc:
+                self._fail("ending the import of %r" % entry.name, exc)
 
     def _close(self, entry: _Entry, error: Optional[BaseException], now: float,
                ok: Optional[bool]) -> None:

@@ -15,6 +15,11 @@ cannot drift:
   or thread end; THREAD_START/THREAD_END bracket each thread's stream.
 * An event whose code object is not the top activation's is ignored: it belongs to skipped
   code (monitoring's exception events are global) or to a frame we never saw start.
+* The recorder's own work is never recorded. Inside a trace callback nothing is (the
+  interpreter traces no code run from one); elsewhere (the import hook, output capture,
+  stopping at exit) the recorder works inside :attr:`Normaliser.at_work`, which puts a
+  placeholder activation on the thread's stack: no CALL or RESUME opens above it, and every
+  other event, whose code is then never the top activation's, is ignored.
 
 Speed: these functions run once per event, so they are closures over one thread's stack and
 the sink's ``emit`` (cell lookups, no attribute walks), an activation is a plain list (no
@@ -31,9 +36,9 @@ import sys
 import threading
 import weakref
 from types import CodeType, FrameType
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from recorder import env
+from recorder import env, recursion
 from recorder.events import CodeInfo, Kind, Sink, ThreadInfo
 
 CALL, RESUME, LINE, RETURN, YIELD = Kind.CALL, Kind.RESUME, Kind.LINE, Kind.RETURN, Kind.YIELD
@@ -52,6 +57,30 @@ CODE, INFO, PENDING, LAST_EXC, LAST_LINE = range(5)
 #   LAST_LINE the last LINE reported here (R6)
 
 
+class _RecorderWork:
+    """The CODE and PENDING of the placeholder activation that marks the recorder at work on
+    a thread (:class:`AtWork`): never a code object, so no event matches it, and a PENDING
+    that is not None, so that CALL and RESUME notice it on the branch they already take for
+    R4, at no cost to the common case."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<the recorder at work>"
+
+
+AT_WORK = _RecorderWork()
+
+
+def open_depth(stack: List[list]) -> int:
+    """The number of the program's activations on ``stack`` (work marks are only ever on
+    top: nothing opens above one)."""
+    depth = len(stack)
+    while depth and stack[depth - 1][CODE] is AT_WORK:
+        depth -= 1
+    return depth
+
+
 class ThreadState(ThreadInfo):
     """A thread's identity, its shadow stack and its rule functions.
 
@@ -63,9 +92,10 @@ class ThreadState(ThreadInfo):
     def __init__(self, serial: int, ident: int, name: str) -> None:
         super().__init__(serial, ident, name)
         self.stack: List[list] = []
-        #: Events the sink could not take yet (RecursionError at the program's recursion
-        #: limit), as ``emit`` argument tuples, delivered before the thread's next event.
-        self.backlog: List[tuple] = []
+        #: Work that had no room to run at the program's recursion limit, oldest first, as
+        #: ``(function, args)``: a rule call, a backend's raw event, or the sink's ``emit``.
+        #: It runs before the thread's next event (or at its end). See Normaliser._make_rules.
+        self.backlog: List[Tuple[Callable[..., Any], tuple]] = []
         self.rules: Rules = None  # type: ignore[assignment]  # set by the Normaliser
         self.sink_state: Any = None
         self._sentinel_ref: Any = None
@@ -84,9 +114,98 @@ class Rules:
     * ``return_(code, offset, value, frame=None)``, ``yield_(code, offset, value, frame=None)``
     * ``unwind(code, offset, exc, frame=None)`` (``exc`` None: the last raised one),
       ``raise_(code, offset, exc, frame=None)``
+    * ``drain()``: run the thread's backlog (a backend that queued a raw event there)
+
+    A rule never raises ``RecursionError``: with no room (the program's recursion limit) it
+    queues its own call in the thread's backlog (``ts.backlog``), which runs later, in order.
+    A caller that cannot even call a rule queues the call itself.
     """
 
-    __slots__ = ("call", "resume", "attach", "line", "return_", "yield_", "unwind", "raise_")
+    __slots__ = ("call", "resume", "attach", "line", "return_", "yield_", "unwind", "raise_",
+                 "drain")
+
+
+class AtWork:
+    """``with normaliser.at_work:`` around recorder code that runs on a program thread outside
+    a trace callback: the import hook, output capture, stopping at exit, the auto-start's
+    hooks. Nothing it runs is recorded on that thread (not the recorder's own functions, not
+    the standard library code they call, not a user's sink callback), whatever the filters
+    say; the other threads are recorded as usual. Nests; costs nothing per event.
+
+    The interpreter keeps calling the backend for that code, and the rules drop it: a
+    placeholder activation on the thread's shadow stack refuses CALL and RESUME, and every
+    other event is ignored as belonging to code that is not the top activation's. A thread
+    with no stream yet gets its placeholders when its stream starts, if it starts inside
+    (:meth:`Normaliser.thread_state`).
+    """
+
+    __slots__ = ("_threads", "_adopted", "_waiting")
+
+    def __init__(self, threads: Dict[int, "ThreadState"], adopted: Dict[int, "ThreadState"],
+                 waiting: Dict[int, int]) -> None:
+        self._threads = threads
+        self._adopted = adopted
+        #: ident -> placeholders owed to a thread that has no state yet
+        self._waiting = waiting
+
+    def __enter__(self) -> None:
+        ident = _get_ident()
+        ts = self._threads.get(ident)
+        if ts is None:
+            ts = self._adopted.get(ident)
+        if ts is not None:
+            ts.stack.append([AT_WORK, None, AT_WORK, None, None])
+        else:
+            self._waiting[ident] = self._waiting.get(ident, 0) + 1
+
+    def __exit__(self, *exc_info: Any) -> None:
+        # No Python-level call before the placeholder is gone: a KeyboardInterrupt delivered
+        # at such a call would leave it, and the thread unrecorded from then on.
+        ident = _get_ident()
+        waiting = self._waiting.get(ident)
+        if waiting:
+            if waiting > 1:
+                self._waiting[ident] = waiting - 1
+            else:
+                del self._waiting[ident]
+            return
+        ts = self._threads.get(ident)
+        if ts is None:
+            ts = self._adopted.get(ident)
+        if ts is not None:
+            stack = ts.stack
+            if stack and stack[-1][CODE] is AT_WORK:  # (gone if the stream ended inside)
+                stack.pop()
+
+    def busy(self) -> bool:
+        """Is the recorder at work on the calling thread?"""
+        ident = _get_ident()
+        if self._waiting.get(ident):
+            return True
+        ts = self._threads.get(ident)
+        if ts is None:
+            ts = self._adopted.get(ident)
+        return ts is not None and bool(ts.stack) and ts.stack[-1][CODE] is AT_WORK
+
+
+class _NoRecording:
+    """An :class:`AtWork` stand-in where nothing records (the import hook or output capture
+    used without a session)."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc_info: Any) -> None:
+        pass
+
+    @staticmethod
+    def busy() -> bool:
+        return False
+
+
+NO_RECORDING = _NoRecording()
 
 
 class _Sentinel:
@@ -121,11 +240,10 @@ class Normaliser:
 
     ``on_error(exc)`` is called when a rule function (or the sink under it) fails; it
     decides what happens (the session disables recording). ``KeyboardInterrupt`` is never
-    swallowed. ``RecursionError`` (the program at its recursion limit, where the sink has no
-    room left) delays the event, never loses it (see :meth:`_make_rules`), and is swallowed
-    so that the program goes on as if unrecorded, except where swallowing it would crash
-    the interpreter later (``env.RECURSION_OVERFLOW_STICKY``, 3.8): there it reaches the
-    program, as it would a little deeper without us.
+    swallowed. ``RecursionError`` (the program at its recursion limit, where a rule or the
+    sink has no room left) delays the event, never loses it (see :meth:`_make_rules`), and
+    never reaches the program; on 3.8 the thread's overflow state it leaves is cleared
+    (``recursion.recover``).
     """
 
     def __init__(self, sink: Sink, on_error: Callable[[BaseException], None],
@@ -142,11 +260,26 @@ class Normaliser:
         self._serials = itertools.count(1)
         self._local = threading.local()
         self._lock = threading.Lock()
-        #: RecursionErrors met in the sink or the rules (the events were delayed, not lost).
+        #: Pieces of work (rule calls, events) that waited for room at the program's recursion
+        #: limit: delayed, not lost.
         self.recursion_errors = 0
+        #: What the recording misses (see :meth:`gap`), for API users; the trace writer
+        #: puts the same in trace_metadata.json.
+        self.gaps: List[Dict[str, Any]] = []
         self.closed = False
+        # ident -> placeholders owed to a thread with no state yet (see AtWork)
+        self._work_waiting: Dict[int, int] = {}
+        #: ``with normaliser.at_work:`` the recorder's own work on this thread (AtWork).
+        self.at_work = AtWork(self._threads, self._adopted, self._work_waiting)
 
     # -- threads -------------------------------------------------------------------------
+
+    @property
+    def local(self) -> threading.local:
+        """Per thread: ``state``, the thread's :class:`ThreadState` once it had an event.
+        Reading it is an attribute lookup, not a call: it works where a callback has no
+        room to call anything (the program's recursion limit)."""
+        return self._local
 
     @property
     def threads(self) -> Dict[int, ThreadState]:
@@ -163,6 +296,9 @@ class Normaliser:
         if ts is None:
             ts = self._new_thread(ident)
         self._plant_sentinel(ts)
+        waiting = self._work_waiting.pop(ident, 0)
+        if waiting:  # the thread's first event comes while the recorder works on it
+            ts.stack.extend([AT_WORK, None, AT_WORK, None, None] for _ in range(waiting))
         self._threads[ident] = ts
         return ts
 
@@ -187,6 +323,7 @@ class Normaliser:
     def _plant_sentinel(self, ts: ThreadState) -> None:
         sentinel = _Sentinel()
         self._local.sentinel = sentinel
+        self._local.state = ts
         ts._sentinel_ref = weakref.ref(sentinel, lambda _ref, ts=ts: self._thread_died(ts))
 
     def _thread_died(self, ts: ThreadState) -> None:
@@ -206,17 +343,52 @@ class Normaliser:
         sink's own code (a user callback) would otherwise be recorded after THREAD_END."""
         if ts.ended:
             return
+        if ts.backlog:  # first what waited for room (it may still open activations)
+            try:
+                ts.rules.drain()
+            except BaseException as exc:
+                self.failed(exc)
+            del ts.backlog[:]
         ts.ended = True
-        backlog = ts.backlog
-        while backlog:
-            self._send(*backlog.pop(0)[:6])
         stack = ts.stack
         while stack:
             act = stack[-1]
             depth = len(stack)
             stack.pop()
-            self._send(DETACH, ts, act[INFO], act[LAST_LINE], None, depth)
+            if act[CODE] is not AT_WORK:
+                self._send(DETACH, ts, act[INFO], act[LAST_LINE], None, depth)
         self._send(THREAD_END, ts, None, None, ThreadInfo(ts.serial, ts.ident, ts.name), 0)
+
+    def resync(self, ts: ThreadState, running: List[tuple], want_frames: bool,
+               on_loss: Callable[[], Any], apply: bool = True) -> List[tuple]:
+        """After a time in which the backend may have missed ``ts``'s events, bring its
+        shadow stack in line with the recorded frames really running on its thread
+        (``running``: ``(code, info, frame)``, outermost first).
+
+        Recorded code may have run unseen if a recorded frame was running then (it may
+        have made calls that started and ended unseen, even while its own lines were
+        recorded): ``on_loss()`` is called first, before any event. Activations no longer
+        running are closed with DETACH (innermost first), frames that started meanwhile are
+        opened with ATTACH, and returned. ``apply`` False: only find out, change nothing."""
+        stack = ts.stack
+        if not (stack or running) or ts.ended:
+            return []
+        on_loss()
+        if not apply:
+            return []
+        same = 0
+        while (same < len(stack) and same < len(running)
+               and stack[same][CODE] is running[same][0]):
+            same += 1
+        while len(stack) > same:
+            act = stack[-1]
+            depth = len(stack)
+            stack.pop()
+            self._send(DETACH, ts, act[INFO], act[LAST_LINE], None, depth)
+        started = running[same:]
+        for code, info, frame in started:
+            ts.rules.attach(code, info, frame.f_lineno, frame if want_frames else None)
+        return started
 
     def close(self) -> None:
         """End every thread's stream (the backend has stopped calling us)."""
@@ -239,7 +411,7 @@ class Normaliser:
             self.failed(exc)
             return
         if not ts.ended:
-            self._send(kind, ts, None, None, info, len(ts.stack))
+            self._send(kind, ts, None, None, info, open_depth(ts.stack))
 
     def _send(self, kind: Kind, ts: ThreadState, info: Optional[CodeInfo], line: Optional[int],
               value: Any, depth: int) -> None:
@@ -249,14 +421,41 @@ class Normaliser:
         except BaseException as exc:
             self.failed(exc)
 
+    def gap(self, ts: Optional[ThreadState], kind: str, reason: str, **detail: Any) -> None:
+        """From here on, part of the program is not recorded on ``ts`` (None: anywhere):
+        ``kind`` names the cause, ``reason`` says it in words, ``detail`` adds facts. A sink
+        with a ``gap(thread, entry, where)`` method is told, with the open function and
+        its last line; :meth:`gap_end` ends the gap where recording goes on."""
+        entry: Dict[str, Any] = {"kind": kind, "reason": reason}
+        entry.update(detail)
+        self.gaps.append(entry)
+        self._tell_sink("gap", ts, entry)
+
+    def gap_end(self, ts: ThreadState, kind: str) -> None:
+        """The gap of ``kind`` opened on ``ts`` ends: recording goes on from here."""
+        self._tell_sink("gap_end", ts, kind)
+
+    def _tell_sink(self, method: str, ts: Optional[ThreadState], what: Any) -> None:
+        tell = getattr(self._sink, method, None)
+        if tell is None or self.closed:
+            return
+        where = None
+        if ts is not None:
+            for act in reversed(ts.stack):  # the program's innermost, not the recorder's work
+                if act[CODE] is not AT_WORK:
+                    where = (act[INFO], act[LAST_LINE])
+                    break
+        try:
+            tell(ts, what, where)
+        except Exception as exc:
+            self.failed(exc)
+
     def failed(self, exc: BaseException) -> None:
         """What every rule function does with an exception (see the class docstring)."""
         if isinstance(exc, KeyboardInterrupt):
             raise exc
         if isinstance(exc, RecursionError):
-            self.recursion_errors += 1
-            if env.RECURSION_OVERFLOW_STICKY:
-                raise exc
+            self.recursion_errors += 1  # no room here: what waits is delivered later
             return
         self._on_error(exc)
 
@@ -265,35 +464,74 @@ class Normaliser:
     def _make_rules(self, ts: ThreadState) -> Rules:
         """Build ``ts``'s rule functions.
 
-        Each one changes the shadow stack first and calls the sink last. At the program's
-        recursion limit the sink may have no room to run (``RecursionError``): the event
-        then goes to ``ts.backlog`` instead of being lost, and the backlog is delivered, in
-        order, before the thread's next event (or at its end), so what the sink receives
-        stays complete and balanced. While the backlog is not empty every event goes
-        through it. A derived HANDLED always does (it is rare), so the only calls that can
-        fail after a stack change are the sink's ``emit`` and ``deliver``.
+        At the program's recursion limit (docs/backends.md, "Recursion limit") a rule may
+        have no room: any call, and on 3.8-3.11 even a comparison, can raise RecursionError
+        there. So each rule reads what it needs first and changes the shadow stack after,
+        and from that change on it only does plain bytecode (``+=`` on a list, stores) or
+        calls guarded by ``try``. A rule that meets RecursionError before the change queues
+        its own call in ``ts.backlog``; an event the sink has no room for is queued there
+        as an ``emit`` call. Rules never raise it: a monitoring callback that raised would
+        raise into the program. While the backlog is not empty every event waits behind
+        it, in order, and the first rule called with room runs it (``drain``), so what the
+        sink receives stays complete and balanced. A derived HANDLED always goes through
+        the backlog (it is rare).
         """
         stack = ts.stack
         backlog = ts.backlog
         emit = self._sink.emit
         failed = self.failed
+        norm = self
         unwrap = _unwrap_async_value
         # LINE with no frame for a sink that wants one: the rule was registered as the
         # sys.monitoring callback itself (no wrapper), so its caller is the line's frame
         fetch = bool(getattr(self._sink, "wants_frames", False))
         getframe = sys._getframe
-        sticky = env.RECURSION_OVERFLOW_STICKY
+        # 3.8 only: what clears the thread's overflow state after a RecursionError
+        recover = recursion.recover if env.RECURSION_OVERFLOW_STICKY else None
+        at_work = AT_WORK
         lines_on = self.lines
 
-        def deliver() -> None:
-            """Send the backlog, oldest first; what cannot be sent yet stays queued."""
-            try:
-                while backlog:
-                    emit(*backlog[0])
-                    del backlog[0]
-            except RecursionError:
-                if sticky:
+        def drain() -> None:
+            """Run the waiting work, oldest first, until a piece still has no room (it stays
+            first). A rule run from here finds the backlog empty, so it runs at once. Like
+            the rules, it only does plain bytecode around the calls it makes: the work must
+            be back in the backlog whatever fails."""
+            nonlocal backlog
+            while backlog:
+                work = backlog[:]
+                del backlog[:]
+                done = 0
+                try:
+                    for function, args in work:
+                        function(*args)
+                        done += 1
+                        if backlog:  # that piece's event has to wait: so does what follows
+                            break
+                except RecursionError:
+                    backlog[:0] = work[done:]
+                    norm.recursion_errors += done
+                    if recover is not None:
+                        recover()
+                    return
+                except BaseException:
+                    backlog[:0] = work[done + 1:]
                     raise
+                norm.recursion_errors += done
+                if backlog:
+                    backlog += work[done:]
+                    return
+
+        def wait(rule: Callable[..., None], args: tuple) -> None:
+            """The backlog is not empty: ``rule(*args)`` goes behind it, then the backlog runs
+            as far as there is room. If this cannot even start, the rule's own handler
+            queues the call instead."""
+            nonlocal backlog
+            backlog += ((rule, args),)
+            try:
+                drain()
+            except RecursionError:
+                if recover is not None:
+                    recover()
 
         def attach(code: CodeType, info: CodeInfo, line: Optional[int],
                    frame: Optional[FrameType] = None) -> None:
@@ -302,196 +540,281 @@ class Normaliser:
                 return
             try:
                 stack.append([code, info, None, None, line])
-                if backlog:
-                    backlog.append((ATTACH, ts, info, line, None, len(stack), frame))
-                    deliver()
-                else:
-                    try:
-                        emit(ATTACH, ts, info, line, None, len(stack), frame)
-                    except RecursionError:
-                        backlog.append((ATTACH, ts, info, line, None, len(stack), frame))
-                        if sticky:
-                            raise
+                emit(ATTACH, ts, info, line, None, len(stack), frame)
             except BaseException as exc:
                 failed(exc)
 
         def call(code: CodeType, info: CodeInfo, frame: Optional[FrameType] = None) -> None:
-            if ts.ended:
-                return  # the thread's stream is closed (see end_thread)
+            nonlocal backlog
             try:
-                if stack:
-                    parent = stack[-1]
-                    if parent[2] is not None:  # R4
-                        backlog.append((HANDLED, ts, parent[1], parent[4], parent[2],
-                                        len(stack), None))
-                        parent[2] = None
-                stack.append([code, info, None, None, None])
                 if backlog:
-                    backlog.append((CALL, ts, info, info.firstlineno, None, len(stack), frame))
-                    deliver()
-                else:
+                    wait(call, (code, info, frame))
+                    return
+                if ts.ended:
+                    return  # the thread's stream is closed (see end_thread)
+                depth = len(stack) + 1
+                parent = stack[-1] if stack else None
+                stack.append([code, info, None, None, None])
+                if parent is not None and parent[2] is not None:  # R4
+                    if parent[2] is at_work:  # the recorder's own work (AtWork)
+                        del stack[-1]
+                        return
+                    backlog += ((emit, (HANDLED, ts, parent[1], parent[4], parent[2],
+                                        depth - 1, None)),)
+                    parent[2] = None
                     try:
-                        emit(CALL, ts, info, info.firstlineno, None, len(stack), frame)
-                    except RecursionError:
-                        backlog.append((CALL, ts, info, info.firstlineno, None, len(stack),
-                                        frame))
-                        if sticky:
-                            raise
+                        wait(emit, (CALL, ts, info, info.firstlineno, None, depth, frame))
+                    except RecursionError:  # too deep even for that: it waits
+                        backlog += ((emit, (CALL, ts, info, info.firstlineno, None, depth, frame)),)
+                        if recover is not None:
+                            recover()
+                    return
+                try:
+                    emit(CALL, ts, info, info.firstlineno, None, depth, frame)
+                except RecursionError:
+                    backlog += ((emit, (CALL, ts, info, info.firstlineno, None, depth,
+                                        frame)),)
+                    if recover is not None:
+                        recover()
+            except RecursionError:  # before the change: the whole call waits
+                backlog += ((call, (code, info, frame)),)
+                if recover is not None:
+                    recover()
             except BaseException as exc:
-                failed(exc)
+                try:
+                    failed(exc)
+                except RecursionError:
+                    pass
 
         def resume(code: CodeType, info: CodeInfo, line: Optional[int],
                    frame: Optional[FrameType] = None) -> None:
             """R6: ``line`` is where the generator was suspended; it seeds de-duplication."""
-            if ts.ended:
-                return
+            nonlocal backlog
             try:
-                if stack:
-                    parent = stack[-1]
-                    if parent[2] is not None:  # R4
-                        backlog.append((HANDLED, ts, parent[1], parent[4], parent[2],
-                                        len(stack), None))
-                        parent[2] = None
-                stack.append([code, info, None, None, line])
                 if backlog:
-                    backlog.append((RESUME, ts, info, line, None, len(stack), frame))
-                    deliver()
-                else:
+                    wait(resume, (code, info, line, frame))
+                    return
+                if ts.ended:
+                    return
+                depth = len(stack) + 1
+                parent = stack[-1] if stack else None
+                stack.append([code, info, None, None, line])
+                if parent is not None and parent[2] is not None:  # R4
+                    if parent[2] is at_work:  # the recorder's own work (AtWork)
+                        del stack[-1]
+                        return
+                    backlog += ((emit, (HANDLED, ts, parent[1], parent[4], parent[2],
+                                        depth - 1, None)),)
+                    parent[2] = None
                     try:
-                        emit(RESUME, ts, info, line, None, len(stack), frame)
-                    except RecursionError:
-                        backlog.append((RESUME, ts, info, line, None, len(stack), frame))
-                        if sticky:
-                            raise
+                        wait(emit, (RESUME, ts, info, line, None, depth, frame))
+                    except RecursionError:  # too deep even for that: it waits
+                        backlog += ((emit, (RESUME, ts, info, line, None, depth, frame)),)
+                        if recover is not None:
+                            recover()
+                    return
+                try:
+                    emit(RESUME, ts, info, line, None, depth, frame)
+                except RecursionError:
+                    backlog += ((emit, (RESUME, ts, info, line, None, depth, frame)),)
+                    if recover is not None:
+                        recover()
+            except RecursionError:
+                backlog += ((resume, (code, info, line, frame)),)
+                if recover is not None:
+                    recover()
             except BaseException as exc:
-                failed(exc)
+                try:
+                    failed(exc)
+                except RecursionError:
+                    pass
 
-        def line(code: CodeType, line: int, frame: Optional[FrameType] = None) -> None:
+        def line_rule(code: CodeType, line: int, frame: Optional[FrameType] = None) -> None:
+            nonlocal backlog
             try:
+                if backlog:
+                    if frame is None and fetch:
+                        frame = getframe(1)
+                    wait(line_rule, (code, line, frame))
+                    return
                 if stack:
                     act = stack[-1]
                     if act[0] is code and act[4] != line:
                         if frame is None and fetch:
                             frame = getframe(1)
-                        if act[2] is not None:  # R4
-                            backlog.append((HANDLED, ts, act[1], line, act[2], len(stack),
-                                            frame))
-                            act[2] = None
+                        depth = len(stack)
+                        pending = act[2]
                         act[4] = line
-                        if backlog:
-                            backlog.append((LINE, ts, act[1], line, None, len(stack), frame))
-                            deliver()
-                        else:
+                        if pending is not None:  # R4
+                            act[2] = None
+                            backlog += ((emit, (HANDLED, ts, act[1], line, pending, depth,
+                                                frame)),)
                             try:
-                                emit(LINE, ts, act[1], line, None, len(stack), frame)
-                            except RecursionError:
-                                backlog.append((LINE, ts, act[1], line, None, len(stack),
-                                                frame))
-                                if sticky:
-                                    raise
+                                wait(emit, (LINE, ts, act[1], line, None, depth, frame))
+                            except RecursionError:  # too deep even for that: it waits
+                                backlog += ((emit, (LINE, ts, act[1], line, None, depth, frame)),)
+                                if recover is not None:
+                                    recover()
+                            return
+                        try:
+                            emit(LINE, ts, act[1], line, None, depth, frame)
+                        except RecursionError:
+                            backlog += ((emit, (LINE, ts, act[1], line, None, depth, frame)),)
+                            if recover is not None:
+                                recover()
+            except RecursionError:
+                backlog += ((line_rule, (code, line, frame)),)
+                if recover is not None:
+                    recover()
             except BaseException as exc:
-                failed(exc)
+                try:
+                    failed(exc)
+                except RecursionError:
+                    pass
 
         def return_(code: CodeType, offset: Any, value: Any,
                     frame: Optional[FrameType] = None) -> None:
+            nonlocal backlog
             try:
+                if backlog:
+                    wait(return_, (code, offset, value, frame))
+                    return
                 if stack and stack[-1][0] is code:
                     act = stack[-1]
                     depth = len(stack)
-                    if act[2] is not None:  # R4
-                        backlog.append((HANDLED, ts, act[1], act[4], act[2], depth, frame))
-                        act[2] = None
                     stack.pop()
-                    if backlog:
-                        backlog.append((RETURN, ts, act[1], act[4], value, depth, frame))
-                        deliver()
-                    else:
+                    if act[2] is not None:  # R4
+                        backlog += ((emit, (HANDLED, ts, act[1], act[4], act[2], depth,
+                                            frame)),)
                         try:
-                            emit(RETURN, ts, act[1], act[4], value, depth, frame)
-                        except RecursionError:
-                            backlog.append((RETURN, ts, act[1], act[4], value, depth, frame))
-                            if sticky:
-                                raise
+                            wait(emit, (RETURN, ts, act[1], act[4], value, depth, frame))
+                        except RecursionError:  # too deep even for that: it waits
+                            backlog += ((emit, (RETURN, ts, act[1], act[4], value, depth, frame)),)
+                            if recover is not None:
+                                recover()
+                        return
+                    try:
+                        emit(RETURN, ts, act[1], act[4], value, depth, frame)
+                    except RecursionError:
+                        backlog += ((emit, (RETURN, ts, act[1], act[4], value, depth,
+                                            frame)),)
+                        if recover is not None:
+                            recover()
+            except RecursionError:
+                backlog += ((return_, (code, offset, value, frame)),)
+                if recover is not None:
+                    recover()
             except BaseException as exc:
-                failed(exc)
+                try:
+                    failed(exc)
+                except RecursionError:
+                    pass
 
         def yield_(code: CodeType, offset: Any, value: Any,
                    frame: Optional[FrameType] = None) -> None:
+            nonlocal backlog
             try:
+                if backlog:
+                    wait(yield_, (code, offset, value, frame))
+                    return
                 if stack and stack[-1][0] is code:
                     act = stack[-1]
-                    depth = len(stack)
-                    if act[2] is not None:  # R4
-                        backlog.append((HANDLED, ts, act[1], act[4], act[2], depth, frame))
-                        act[2] = None
-                    stack.pop()
                     info = act[1]
                     if info.kind == "async_generator":
                         value = unwrap(value)
-                    if backlog:
-                        backlog.append((YIELD, ts, info, act[4], value, depth, frame))
-                        deliver()
-                    else:
+                    depth = len(stack)
+                    stack.pop()
+                    if act[2] is not None:  # R4
+                        backlog += ((emit, (HANDLED, ts, info, act[4], act[2], depth, frame)),)
                         try:
-                            emit(YIELD, ts, info, act[4], value, depth, frame)
-                        except RecursionError:
-                            backlog.append((YIELD, ts, info, act[4], value, depth, frame))
-                            if sticky:
-                                raise
+                            wait(emit, (YIELD, ts, info, act[4], value, depth, frame))
+                        except RecursionError:  # too deep even for that: it waits
+                            backlog += ((emit, (YIELD, ts, info, act[4], value, depth, frame)),)
+                            if recover is not None:
+                                recover()
+                        return
+                    try:
+                        emit(YIELD, ts, info, act[4], value, depth, frame)
+                    except RecursionError:
+                        backlog += ((emit, (YIELD, ts, info, act[4], value, depth, frame)),)
+                        if recover is not None:
+                            recover()
+            except RecursionError:
+                backlog += ((yield_, (code, offset, value, frame)),)
+                if recover is not None:
+                    recover()
             except BaseException as exc:
-                failed(exc)
+                try:
+                    failed(exc)
+                except RecursionError:
+                    pass
 
         def unwind(code: CodeType, offset: Any, exc: Optional[BaseException],
                    frame: Optional[FrameType] = None) -> None:
             """The frame is left by an exception (R5: settrace does not say which). A code
             object not on top is skipped code, or (3.13.x, gh-140373) a generator closed
             while suspended, which is not on our stack: nothing to close."""
+            nonlocal backlog
             try:
+                if backlog:
+                    wait(unwind, (code, offset, exc, frame))
+                    return
                 if stack and stack[-1][0] is code:
                     act = stack[-1]
                     depth = len(stack)
                     stack.pop()
-                    if exc is None:
-                        exc = act[3]
-                    if backlog:
-                        backlog.append((UNWIND, ts, act[1], act[4], exc, depth, frame))
-                        deliver()
-                    else:
-                        try:
-                            emit(UNWIND, ts, act[1], act[4], exc, depth, frame)
-                        except RecursionError:
-                            backlog.append((UNWIND, ts, act[1], act[4], exc, depth, frame))
-                            if sticky:
-                                raise
+                    error = act[3] if exc is None else exc
+                    try:
+                        emit(UNWIND, ts, act[1], act[4], error, depth, frame)
+                    except RecursionError:
+                        backlog += ((emit, (UNWIND, ts, act[1], act[4], error, depth, frame)),)
+                        if recover is not None:
+                            recover()
+            except RecursionError:
+                backlog += ((unwind, (code, offset, exc, frame)),)
+                if recover is not None:
+                    recover()
             except BaseException as err:
-                failed(err)
+                try:
+                    failed(err)
+                except RecursionError:
+                    pass
 
         def raise_(code: CodeType, offset: Any, exc: BaseException,
                    frame: Optional[FrameType] = None) -> None:
             """An exception raised in, or propagating into, the top activation."""
+            nonlocal backlog
             try:
+                if backlog:
+                    wait(raise_, (code, offset, exc, frame))
+                    return
                 if stack and stack[-1][0] is code:
                     act = stack[-1]
-                    act[2] = act[3] = exc
+                    depth = len(stack)
                     info = act[1]
                     if lines_on:
                         line = info.firstlineno if act[4] is None else act[4]
-                    else:
+                    else:  # may find no room: before the change, so raise_ waits whole
                         line = _raise_line(code, offset, frame) or info.firstlineno
-                    if backlog:
-                        backlog.append((RAISE, ts, info, line, exc, len(stack), frame))
-                        deliver()
-                    else:
-                        try:
-                            emit(RAISE, ts, info, line, exc, len(stack), frame)
-                        except RecursionError:
-                            backlog.append((RAISE, ts, info, line, exc, len(stack), frame))
-                            if sticky:
-                                raise
+                    act[2] = act[3] = exc
+                    try:
+                        emit(RAISE, ts, info, line, exc, depth, frame)
+                    except RecursionError:
+                        backlog += ((emit, (RAISE, ts, info, line, exc, depth, frame)),)
+                        if recover is not None:
+                            recover()
+            except RecursionError:
+                backlog += ((raise_, (code, offset, exc, frame)),)
+                if recover is not None:
+                    recover()
             except BaseException as err:
-                failed(err)
+                try:
+                    failed(err)
+                except RecursionError:
+                    pass
 
         rules = Rules()
-        rules.call, rules.resume, rules.attach, rules.line = call, resume, attach, line
+        rules.call, rules.resume, rules.attach, rules.line = call, resume, attach, line_rule
         rules.return_, rules.yield_, rules.unwind, rules.raise_ = return_, yield_, unwind, raise_
+        rules.drain = drain
         return rules

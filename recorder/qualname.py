@@ -32,8 +32,9 @@ first:
 A function's ``__qualname__`` is believed only when its last part is ``co_name``:
 ``functools.wraps`` copies the wrapped function's qualname onto the wrapper.
 
-Everything is cached per code object, keyed by ``id(code)`` with the code kept alive so the
-id stays unique; a second call costs one dict lookup. The resolver never raises (an internal
+Everything is cached per code object, keyed by ``id(code)``; the entry goes when the code
+object dies (:mod:`recorder.lifetimes`), before its id can be reused, so code made at run
+time does not accumulate. A second call costs one dict lookup. The resolver never raises (an internal
 error gives ``co_name``) and never runs user code: attributes are read through the C-level
 descriptors of the builtin types and objects are tested with ``type()``, so user
 ``__getattribute__``, ``__getattr__``, ``__class__``, ``__eq__``, ``__hash__``, ``__repr__``,
@@ -52,6 +53,7 @@ from types import (AsyncGeneratorType, CodeType, CoroutineType, FrameType, Funct
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from recorder.env import HAS_CO_QUALNAME
+from recorder.lifetimes import CodeLifetimes
 
 __all__ = ["qualname_of"]
 
@@ -96,12 +98,14 @@ else:
 
 # --- state (used below 3.11 only) -------------------------------------------------------------
 
+#: Watches every code object the two tables below have an entry for.
+_lifetimes = CodeLifetimes()
 #: id(code) -> qualname: the answer cache read by ``qualname_of``.
 _names: Dict[int, str] = {}
-#: id(code) -> code: keeps each cached code alive so its id is never reused.
-_keep: Dict[int, CodeType] = {}
-#: id(parent code) -> parent code, for parents whose MAKE_FUNCTION pairings were read.
-_scanned: Dict[int, CodeType] = {}
+#: id(parent code) -> True, for parents whose MAKE_FUNCTION pairings were read.
+_scanned: Dict[int, bool] = {}
+_lifetimes.register(_names)
+_lifetimes.register(_scanned)
 # The two per-class caches hold their class only weakly (see _cache_weakly): keeping a class
 # alive would show in ``Base.__subclasses__()`` and delay its finalisation.
 #: id(class) -> (weakref to class, _ClassCodes of the functions defined on it).
@@ -150,9 +154,7 @@ _ATOMIC = frozenset({type(None), bool, int, float, complex, str, bytes, bytearra
 
 def _reset() -> None:
     """Forget everything (tests). Nothing is cached on 3.11+."""
-    _names.clear()
-    _keep.clear()
-    _scanned.clear()
+    _lifetimes.clear()  # and _names, _scanned
     _classes.clear()
     _layouts.clear()
     _indexes.clear()
@@ -164,7 +166,7 @@ def _remember(code: CodeType, name: str) -> None:
     """Cache an answer; the first one wins, so a code's label never changes mid-trace."""
     key = id(code)
     if key not in _names:
-        _keep[key] = code  # before the name: a reader that sees the name sees a live id
+        _lifetimes.watch(code)  # before the name: the entry goes when the code dies
         _names[key] = name
 
 
@@ -305,7 +307,8 @@ def _scan(parent: CodeType) -> List[CodeType]:
     children = [c for c in consts if type(c) is CodeType]
     if not children or id(parent) in _scanned:
         return children
-    _scanned[id(parent)] = parent
+    _lifetimes.watch(parent)
+    _scanned[id(parent)] = True
     raw = parent.co_code
     at = raw.find(_MAKE_FUNCTION_BYTE)
     while at >= 0:

@@ -16,16 +16,18 @@ import signal
 import sys
 import threading
 from types import CodeType, FrameType
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, List, Optional, Union
 
+from recorder import recursion
 from recorder.backends import Selection, select
 from recorder.codes import CodeCatalog
 from recorder.config import Config
 from recorder.errors import RecorderError, RecordingStopped, SinkError, warn
-from recorder.events import CallbackSink, Event, Sink
+from recorder.events import CallbackSink, Event, Kind, Sink
 from recorder.filters import FilterChain, FilterEngine, load_chain
 from recorder.identity import ModuleResolver
 from recorder.importhook import ImportHook
+from recorder.lifetimes import CodeLifetimes
 from recorder.normalise import CODE, PENDING, Normaliser
 
 SinkArg = Union[Sink, Callable[[Event], Any]]
@@ -50,6 +52,10 @@ class Session:
     #: Register :meth:`stop` with atexit at start; the auto-start runs its own exit handler
     #: instead (it knows the exit status).
     stop_at_exit: bool = True
+    #: Recursion depth the program's entry point takes that ``python script.py`` would not
+    #: (the command line's own frames, ``recursion.entry_cost``): recording hides it
+    #: (recorder/recursion.py).
+    entry_frames: int = 0
 
     def __init__(self, sink: SinkArg, config: Optional[Config] = None,
                  filters: Optional[FilterChain] = None,
@@ -70,7 +76,7 @@ class Session:
             selection = select(config.backend)
         self.backend_name = selection.name
         if hasattr(self.sink, "backend") and getattr(self.sink, "backend") is None:
-            # The trace writer records the backend and guards settrace-only hazards by it.
+            # The trace writer records the backend in its metadata.
             self.sink.backend = selection.name  # type: ignore[attr-defined]
         if hasattr(self.sink, "use_reprs") and getattr(self.sink, "reprs", None) is None:
             # A trace writer made without ``reprs=`` follows the configuration.
@@ -85,20 +91,44 @@ class Session:
         self.backend_reason = selection.reason
         #: The one module identity resolver of this session: the catalog names code with it,
         #: the import hook teaches it, the filters ask it (docs/naming.md).
-        self.resolver = ModuleResolver(debug=config.log == "debug")
+        #: Every table keyed by ``id(code)`` forgets a code object when it dies: one weak
+        #: reference per code object, shared by the resolver, the catalog and the backend.
+        lifetimes = CodeLifetimes()
+        self.resolver = ModuleResolver(debug=config.log == "debug", lifetimes=lifetimes)
         #: Scope and value rules, asking that same resolver (recorder/filters.py).
         self.filters = FilterEngine(chain, self.resolver)
-        self.normaliser = Normaliser(self.sink, self._failed, lines=lines)
-        self._main_module = _MainModuleWatch(self.normaliser)
-        self.catalog = CodeCatalog(self._in_scope, self.resolver.label_for)
+        wants_frames = bool(getattr(self.sink, "wants_frames", False))
+        reads = getattr(self.sink, "reads_locals", None)
+        if reads is None:  # a sink that gets frames may read their locals at any of them
+            reads = (Kind.CALL, Kind.LINE) if wants_frames else ()
+        self.catalog = CodeCatalog(self._in_scope, self.resolver.label_for, lifetimes,
+                                   backend=selection.name, sink_reads=reads)
+        self.catalog.on_release(self.filters.release_code)
+        if hasattr(self.sink, "release_code"):
+            self.catalog.on_release(self.sink.release_code)  # type: ignore[attr-defined]
         if hasattr(self.sink, "use_filters"):
             self.sink.use_filters(self.filters)  # type: ignore[attr-defined]
-        self.import_hook = ImportHook(self.resolver, self.normaliser.imported)
-        self.backend = selection.backend(self.catalog, self.normaliser,
-                                         bool(getattr(self.sink, "wants_frames", False)),
+        self.normaliser = Normaliser(self.sink, self._failed, lines=lines)
+        self._main_module = _MainModuleWatch(self.normaliser)
+        #: ``with session.at_work:`` around recorder code that runs on a program thread
+        #: outside a trace callback: nothing it runs is recorded (normalise.AtWork).
+        self.at_work = self.normaliser.at_work
+        self.import_hook = ImportHook(self.resolver, self.normaliser.imported, self.at_work)
+        self.backend = selection.backend(self.catalog, self.normaliser, wants_frames,
                                          lines=lines)
         self.active = False
         self.failure: Optional[str] = None
+        self._launcher: List[CodeType] = []
+
+    def leave_out(self, frame: Optional[FrameType]) -> None:
+        """``frame`` and its callers launch the recorder (the CLI's console script, runpy
+        running ``python -m recorder``, a caller of ``recorder.cli.main``), not the program:
+        :meth:`start` does not attach them. Their code is decided as any code if the
+        program runs it later (runpy's ``_run_code`` launches ``python -m recorder`` and
+        also runs a ``-m`` program). Call it before :meth:`start`."""
+        while frame is not None:
+            self._launcher.append(frame.f_code)
+            frame = frame.f_back
 
     def _in_scope(self, code: CodeType, frame: Optional[FrameType]) -> bool:
         """The catalog's decision for a code object it meets for the first time: the
@@ -132,7 +162,15 @@ class Session:
                                     % _active.backend_name)
             _active = self
         try:
-            self.backend.start()
+            recursion.install(self.entry_frames)
+            for code in self._launcher:  # not attached (leave_out)
+                self.catalog.skip(code)
+            try:
+                self.backend.start()
+            finally:
+                for code in self._launcher:
+                    self.catalog.decide_again(code)
+                self._launcher = []
             self.import_hook.install()
         except BaseException:
             with _lock:
@@ -140,6 +178,7 @@ class Session:
             self.import_hook.uninstall()
             self.backend.stop()
             self.normaliser.close()
+            recursion.uninstall()
             raise
         self.active = True
         if self.stop_at_exit:
@@ -165,23 +204,28 @@ class Session:
             atexit.unregister(self.stop)
         except Exception:
             pass
-        if hasattr(self.sink, "recording_stops"):
-            # Before the final DETACH/THREAD_END events: the threads they end are still
-            # running (the trace writer closes them so); the main thread may have finished.
+        # The program's thread (atexit, uninstall(), an exit hook) runs this while still
+        # recorded: the IMPORT_ENDs sent below call the sink (a user's callback, the writer)
+        with self.at_work:
+            if hasattr(self.sink, "recording_stops"):
+                # Before the final DETACH/THREAD_END events: the threads they end are still
+                # running (the trace writer closes them so); the main thread may have
+                # finished.
+                try:
+                    self.sink.recording_stops(  # type: ignore[attr-defined]
+                        main_ended=self.main_module_end() is not None)
+                except Exception as exc:
+                    warn("closing the sink failed: %s: %s" % (type(exc).__name__, exc))
+            self.import_hook.uninstall()  # ends imports still open, while the stream is open
+            self.backend.stop()
+            self.normaliser.close()
+            recursion.uninstall()
             try:
-                self.sink.recording_stops(  # type: ignore[attr-defined]
-                    main_ended=self.main_module_end() is not None)
+                self.sink.close()
+            except RecordingStopped as exc:  # the disk took the trace but not its end
+                warn("the end of the trace could not be written: %s" % exc)
             except Exception as exc:
                 warn("closing the sink failed: %s: %s" % (type(exc).__name__, exc))
-        self.import_hook.uninstall()  # ends imports still open, while the stream is open
-        self.backend.stop()
-        self.normaliser.close()
-        try:
-            self.sink.close()
-        except RecordingStopped as exc:  # the disk took the trace but not its end
-            warn("the end of the trace could not be written: %s" % exc)
-        except Exception as exc:
-            warn("closing the sink failed: %s: %s" % (type(exc).__name__, exc))
 
     def _forked(self) -> None:
         """In a child made by ``os.fork()``: drop this (the parent's) recording without a
@@ -192,11 +236,12 @@ class Session:
             atexit.unregister(self.stop)
         except Exception:
             pass
-        for step in (self.import_hook.uninstall, self.backend.stop):
-            try:
-                step()
-            except Exception:
-                pass
+        with self.at_work:  # the child's thread is still recorded until the backend stops
+            for step in (self.import_hook.uninstall, self.backend.stop, recursion.uninstall):
+                try:
+                    step()
+                except Exception:
+                    pass
         if self.on_fork is not None and self.failure is None:
             try:
                 self.on_fork(self)

@@ -326,9 +326,11 @@ class TypeRegistry:
                 return tid
             lang_type = "<other>"
         tid = len(self._ids)
-        self._ids[key] = tid
+        # the record first: if there is no room to write it (RecursionError at the
+        # program's recursion limit), the id is not taken either and the event is retried
         self._write('{"Type":{"kind":%d,"lang_type":%s,"specific_info":{"kind":"None"}}}'
                     % (kind, json_string(lang_type)))
+        self._ids[key] = tid
         return tid
 
     def struct(self, lang_type: str, names: Tuple[str, ...], field_types: List[int]) -> int:

@@ -10,13 +10,14 @@ absolute paths) or on the order the sink saw other threads' events::
   a closing kind (RETURN/YIELD/UNWIND/DETACH) closes one and is printed at the depth of the
   event that opened it.
 * ``value`` is :func:`canon_value`: exceptions as ``Type(args)``, everything else a bounded
-  ``repr`` with memory addresses removed.
+  ``repr`` with memory addresses removed and paths of Python files cut to their base name.
 * THREAD_START / THREAD_END lines carry the thread's name (raw-thread idents removed).
 
 The runner (``scenario_runner.py``) prints one block per (session, thread serial); the
-parser here reads the blocks back. The cross-version rules X1 and X2 of research §1.4 are
-:func:`apply_x1` and :func:`apply_x2`; they are applied only when comparing streams of
-*different* interpreters (:func:`call_tree`), never in the same-interpreter differential.
+parser here reads the blocks back. The cross-version rules X1 and X2 are
+:func:`apply_x1` and :func:`apply_x2`, and X3 (3.8/3.9's StopIteration at the end of a
+generator) is :func:`apply_x3`; they are applied only when comparing streams of *different*
+interpreters (:func:`classified_tree`), never in the same-interpreter differential.
 """
 from __future__ import annotations
 
@@ -31,6 +32,9 @@ MAX_VALUE = 100
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 _HEX = re.compile(r"0x[0-9a-fA-F]{6,}")
+#: An absolute path to a Python file inside a value (a coroutine's repr says where it runs):
+#: only its base name, which does not depend on the checkout
+_PY_PATH = re.compile(r"(?:[A-Za-z]:)?[\\/][^\s'\"<>]*[\\/]([^\\/\s'\"<>]+\.py)\b")
 _RAW_THREAD = re.compile(r"<raw thread \d+>")
 
 
@@ -58,6 +62,7 @@ def canon_value(value: Any, _depth: int = 0) -> str:
         text = _safe_repr(value)
     text = _ADDRESS.sub("", text)
     text = _HEX.sub("0x?", text)
+    text = _PY_PATH.sub(r"\1", text)
     text = text.replace("\n", "\\n")
     if len(text) > MAX_VALUE:
         text = text[:MAX_VALUE - 3] + "..."
@@ -197,7 +202,7 @@ def balance_problems(lines: Iterable[Line], where: str = "") -> List[str]:
     return problems
 
 
-# -- cross-version rules (research §1.4) -----------------------------------------------------
+# -- cross-version rules ------------------------------------------------------------------------
 
 _COMPREHENSIONS = ("<listcomp>", "<setcomp>", "<dictcomp>")
 _COMP_SEGMENT = re.compile(r"\.<(?:listcomp|setcomp|dictcomp)>(?=\.)")
@@ -278,24 +283,50 @@ def apply_x2(lines: List[Line]) -> List[Line]:
     return _reindent(out)
 
 
+def apply_x3(lines: List[Line]) -> List[Line]:
+    """X3: drop ``RAISE StopIteration()`` and the ``HANDLED StopIteration()`` after it in the
+    frame whose ``for`` loop just exhausted a generator that returned None (the generator's
+    ``RETURN ... None`` comes right before). CPython 3.8 and 3.9 set a StopIteration when any
+    generator finishes and report it to the trace function in the loop's frame; 3.10 sets
+    none for a return of None (gh-85922). A no-op on streams of 3.10+."""
+    out: List[Line] = []
+    drop_handled = None
+    for i, line in enumerate(lines):
+        if (line.kind == "RAISE" and line.value == "StopIteration()" and i > 0
+                and lines[i - 1].kind == "RETURN" and lines[i - 1].value == "None"
+                and i + 1 < len(lines) and lines[i + 1].kind == "HANDLED"
+                and lines[i + 1].label == line.label
+                and lines[i + 1].value == "StopIteration()"):
+            drop_handled = i + 1
+            continue
+        if i == drop_handled:
+            continue
+        out.append(line)
+    return out
+
+
 def _reindent(lines: List[Line]) -> List[Line]:
     ind = Indenter()
     return [line._replace(depth=ind.place(line.kind)) for line in lines]
 
 
-def call_tree(lines: List[Line], name_only: bool = False) -> List[str]:
-    """The cross-version call tree of one thread: X1 then X2, then the opening events
-    (CALL/RESUME/ATTACH) with their nesting and ``label @file``. ``name_only`` keeps the
-    last dotted part of each label (for interpreters whose qualified names are not yet
-    trustworthy)."""
-    lines = apply_x2(apply_x1(lines))
+def classified_tree(lines: List[Line], name_only: bool = False) -> List[str]:
+    """The cross-version classified stream of one thread: X1, X2 and X3, then every event but
+    LINE, each as ``KIND label @file[ value]`` with the nesting of :class:`Indenter` (line
+    numbers are left out: 3.8/3.9 attribute some lines differently, PEP 626). So how every
+    activation ends (RETURN, YIELD, UNWIND, DETACH, with its value) and every exception
+    raised and handled is compared across interpreters, not only the calls."""
+    lines = apply_x3(apply_x2(apply_x1(lines)))
     out = []
     for line in lines:
         if line.kind in ("THREAD_START", "THREAD_END"):
             out.append("  " * line.depth + "%s %s" % (line.kind, line.value))
-        elif line.kind in OPENING:
+        elif line.kind != "LINE":
             label = shorten(line.label) if name_only else line.label
-            out.append("  " * line.depth + "%s %s @%s" % (line.kind, label, line.file))
+            text = "  " * line.depth + "%s %s @%s" % (line.kind, label, line.file)
+            if line.value is not None:
+                text += " " + line.value
+            out.append(text)
     return out
 
 
@@ -307,12 +338,13 @@ def shorten(label: str) -> str:
 
 
 def run_tree(result: RunResult, name_only: bool = False) -> List[str]:
-    """The call tree of a whole run, as stored in tests/golden/: one ``== session S thread T``
-    block per thread (:func:`call_tree`), then the outcome."""
+    """The classified stream of a whole run, as stored in tests/golden/: one
+    ``== session S thread T`` block per thread (:func:`classified_tree`), then the
+    outcome."""
     out: List[str] = []
     for key, lines in sorted(result.streams.items()):
         out.append("== session %d thread %d" % key)
-        out.extend(call_tree(lines, name_only=name_only))
+        out.extend(classified_tree(lines, name_only=name_only))
     out.append("== outcome")
     out.extend(result.outcome)
     return out

@@ -13,7 +13,6 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
-from recorder import env
 from recorder.events import CodeInfo, Kind, ThreadInfo
 from recorder.formats import CodeTracerWriter, TraceDirError, check_balance, read_trace_dir
 from recorder.formats.reader import EventReader, read_events, repair_trace
@@ -940,8 +939,10 @@ def test_record_output_events(out: str) -> None:
     assert json.loads(evs[0]["metadata"]) == {"stream": "stdout", "thread": 1}
 
 
-@pytest.mark.skipif(not env.SETTRACE_F_LOCALS_UNSAFE, reason="3.12 settrace only")
-def test_settrace_312_skips_locals_in_code_with_inlined_comprehensions(out: str) -> None:
+def test_no_locals_where_the_code_says_they_are_unreadable(out: str) -> None:
+    """``CodeInfo.locals_readable`` false (3.12 settrace, code with an inlined
+    comprehension: recorder.codes decides it, test_codes checks that): no Values after its
+    Steps, while other code still shows its locals."""
     def with_comp() -> FrameType:
         xs = [i for i in range(3)]  # noqa: F841
         return sys._getframe()
@@ -949,6 +950,7 @@ def test_settrace_312_skips_locals_in_code_with_inlined_comprehensions(out: str)
     w = CodeTracerWriter(out, program=HERE, backend="settrace")
     d = Driver(w)
     c1, c2 = code(HERE, 10, "with_comp"), code(HERE, 40, "a_frame")
+    c1.locals_readable = False
     d.call(c1, with_comp())
     d.line(c1, 11, with_comp())
     d.ret(c1)
@@ -1055,3 +1057,88 @@ def test_repair_trace_dir_finishes_every_stream_and_the_import_lines(out: str) -
         "files": ["trace.json", os.path.join("threads", "trace-2.json")], "closed_calls": 4}
     with pytest.raises(ValueError, match="no trace.json"):
         repair_trace_dir(os.path.join(out, "threads"))
+
+
+# -- an event retried after RecursionError (the program at its recursion limit) -------------------
+# The normaliser gives the event again later; what the first try did must not show.
+
+def _fail_once(obj: Any, name: str) -> None:
+    original = getattr(obj, name)
+    state = {"failed": False}
+
+    def once(*args: Any, **kwargs: Any) -> Any:
+        if not state["failed"]:
+            state["failed"] = True
+            raise RecursionError("maximum recursion depth exceeded")
+        return original(*args, **kwargs)
+    setattr(obj, name, once)
+
+
+def _retry(emit: Any) -> None:
+    try:
+        emit()
+    except RecursionError:
+        emit()
+
+
+def test_a_type_id_is_taken_only_with_its_record(out: str) -> None:
+    w = CodeTracerWriter(out, program=HERE, values="args")
+    d = Driver(w)
+    fn = code(HERE, 10, "fn")
+    d.call(fn)
+    _fail_once(w._streams[d.t.serial].types, "_write")
+    _retry(lambda: w.emit(Kind.RETURN, d.t, fn, None, 2.5, d.depth, None))
+    d.depth -= 1
+    d.end()
+    w.close(0)
+    events, _ = load(out)  # every type_id is defined before it is used
+    assert {"kind": 8, "lang_type": "float", "specific_info": {"kind": "None"}} in types_of(events)
+
+
+def test_a_return_is_counted_only_when_written(out: str) -> None:
+    w = CodeTracerWriter(out, program=HERE, values="args")
+    d = Driver(w)
+    outer, inner = code(HERE, 10, "outer"), code(HERE, 20, "inner")
+    d.call(outer)
+    d.call(inner)
+    _fail_once(w._streams[d.t.serial].enc, "encode_exception")
+    _retry(lambda: w.emit(Kind.UNWIND, d.t, inner, None, KeyError("k"), d.depth, None))
+    d.depth -= 1
+    d.ret(outer, 1)
+    d.end()
+    w.close(0)
+    events, _ = load(out)
+    assert [e["Call"]["function_id"] for e in events if "Call" in e] == [0, 1, 2]
+    assert len(body(events, "Return")) == 3  # inner's, outer's and <toplevel>'s
+
+
+def test_records_stay_buffered_when_the_write_fails(out: str, monkeypatch: Any) -> None:
+    import recorder.formats.codetracer as ct
+    from recorder.formats.timing import count_times, times_path
+
+    w = CodeTracerWriter(out, program=HERE, values="none", flush_records=1)
+    d = Driver(w)
+    fn = code(HERE, 10, "fn")
+    st = w._streams[d.t.serial]
+    real = ct.write_all
+    failed = []
+
+    def fails_once_half_way(fd: int, data: bytes, at: int) -> None:
+        if fd == st.fd and not failed:  # the event file, not its stamps
+            failed.append(data)
+            os.write(fd, data[:len(data) // 2])  # part of it is on disk when it stops
+            raise RecursionError("maximum recursion depth exceeded")
+        real(fd, data, at)
+
+    monkeypatch.setattr(ct, "write_all", fails_once_half_way)
+    written = w.records_written
+    d.call(fn)  # its flush fails: the records wait for the next one
+    assert failed and w.records_written == written  # nothing counted for the torn write
+    d.line(fn, 11)
+    d.ret(fn, None)
+    d.end()
+    w.close(0)
+    events, _ = load(out)  # the torn half was cut off before the next write
+    assert [kinds(events).count(k) for k in ("Call", "Step", "Return")] == [2, 2, 2]
+    assert w.records_written == len(events)
+    assert count_times(times_path(os.path.join(out, "trace.json"))) == 4

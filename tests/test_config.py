@@ -12,8 +12,8 @@ from recorder.errors import ConfigError
 def test_defaults_are_the_documented_ones():
     config = Config()
     assert (config.backend, config.out_dir, config.values, config.filters,
-            config.trace_stdlib, config.log) == ("auto", "trace-out", "full", [], False,
-                                                 "warning")
+            config.trace_stdlib, config.log, config.timing) == ("auto", "trace-out", "full", [],
+                                                                False, "warning", True)
 
 
 @pytest.mark.parametrize("name, raw, message", [

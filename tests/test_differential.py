@@ -60,11 +60,6 @@ PERMITTED: Dict[str, Permitted] = {
                "threading module's hook; a raw _thread thread started after install never "
                "gets it. sys.monitoring is process-wide",
         drop_threads=("<raw thread>",)),
-    "s35_program_settrace": Permitted(
-        issue="PEP 669 (sys.settrace has one slot per thread, monitoring has tool ids)",
-        reason="the program's own sys.settrace displaces the settrace backend while it is "
-               "installed, and sys.settrace(None) removes it for good",
-        drop_labels=("traced_by_program",), settrace_truncated=True),
 }
 
 #: Scenarios in which the recorder is expected to warn, with the number of warning lines.

@@ -442,7 +442,7 @@ def test_hook_teaches_the_resolver_so_no_index_is_needed(sandbox: Path) -> None:
 
 # -- the cache -----------------------------------------------------------------------------------
 
-def test_each_code_object_is_resolved_once_and_kept_alive(sandbox: Path) -> None:
+def test_each_code_object_is_resolved_once_and_forgotten_when_it_dies(sandbox: Path) -> None:
     import gc
     import weakref
     resolver = ModuleResolver()
@@ -452,9 +452,11 @@ def test_each_code_object_is_resolved_once_and_kept_alive(sandbox: Path) -> None
     for _ in range(100):
         assert resolver.label_for(code, None) == first
     assert resolver.resolutions == 1
+    assert resolver.stats()["cached_codes"] == 1
     del code
     gc.collect()
-    assert ref() is not None, "the cache must keep the code alive while its id is a key"
+    assert ref() is None, "the cache must not keep code made at run time alive"
+    assert resolver.stats()["cached_codes"] == 0, "the entry goes before the id can be reused"
 
 
 def test_sys_modules_is_indexed_at_most_once_per_growth(sandbox: Path) -> None:

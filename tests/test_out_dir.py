@@ -47,7 +47,7 @@ def test_a_second_recording_leaves_nothing_of_the_first(tmp_path: Any) -> None:
     assert trace.threads == {}
     assert tree(out) == ["analysis/plot.png", "files/" + os.path.relpath(
         str(tmp_path / "second.py"), "/"), "notes.txt", "trace.json", "trace_metadata.json",
-        "trace_paths.json"]
+        "trace_paths.json", "trace_times.bin"]
 
 
 def test_a_files_directory_without_an_earlier_trace_is_not_ours(tmp_path: Any) -> None:

@@ -323,9 +323,30 @@ def test_second_call_is_one_lookup(fresh: None, monkeypatch: pytest.MonkeyPatch)
         assert qualname_of(code, frame) == answer
         assert qualname_of(code, None) == answer
     assert len(calls) == first
-    # the code is kept alive while its id is a key
+    # every cached answer's code is watched, so that its entry goes when it dies
     for code, _f, _a, _t in module.RECORDS.values():
-        assert qn._keep[id(code)] is code
+        assert qn._lifetimes._refs[id(code)]() is code
+
+
+@pytest.mark.skipif(env.HAS_CO_QUALNAME, reason="nothing is cached on 3.11+")
+def test_a_dead_code_objects_answers_go_with_it(fresh: None) -> None:
+    """Code made at run time (eval, exec) must not be kept alive by the cache: its answer,
+    and the answers of the code it defines, are dropped when it dies."""
+    import gc
+    import weakref
+
+    namespace: dict = {}
+    exec(compile("class Made:\n    def method(self):\n        return 1\n", "<made>", "exec"),
+         namespace)
+    method = namespace["Made"].method.__code__
+    assert qualname_of(method, None) == "Made.method"
+    ref = weakref.ref(method)
+    key = id(method)
+    assert key in qn._names
+    del method, namespace
+    gc.collect()
+    assert ref() is None
+    assert key not in qn._names and key not in qn._lifetimes._refs
 
 
 @pytest.mark.skipif(not env.HAS_CO_QUALNAME, reason="3.11+ only")

@@ -91,21 +91,6 @@ def test_monitoring_releases_its_tool_id():
     assert sys.monitoring.get_tool(tool) is None
 
 
-def test_settrace_refuses_to_displace_another_tracer():
-    def other(frame, event, arg):
-        return None
-
-    previous = sys.gettrace()
-    sys.settrace(other)
-    try:
-        with pytest.raises(BackendError, match="another trace function is already installed"):
-            recorder.install(lambda e: None, backend="settrace")
-        assert sys.gettrace() is other
-        assert recorder.uninstall() is None
-    finally:
-        sys.settrace(previous)
-
-
 #: A sitecustomize that takes both of our monitoring tool ids before the recorder starts
 #: (site runs it before the auto-start begins, and before the CLI's code).
 HOLD_TOOL_IDS = """

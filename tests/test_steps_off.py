@@ -189,3 +189,52 @@ def test_a_writer_made_without_steps_follows_the_session(tmp_path: Any, steps: s
     assert writer.steps == steps
     with open(str(tmp_path / "out" / "trace_metadata.json")) as fh:
         assert json.load(fh)["steps"] == steps
+
+
+def _line_counter() -> Any:
+    """A settrace tool that wants the lines of ``_work`` (as coverage or a debugger would)."""
+    seen: List[int] = []
+
+    def local(frame: Any, event: str, arg: Any) -> Any:
+        if event == "line":
+            seen.append(frame.f_lineno)
+        return local
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        return local if frame.f_code is _work.__code__ else None
+
+    return seen, tracer
+
+
+@pytest.mark.parametrize("installed", ["before", "after"])
+def test_another_settrace_tool_keeps_its_line_events(installed: str) -> None:
+    """With settrace shared (the other tool's function chained), steps off turns off only our
+    line events: the other tool sees every line it sees unrecorded."""
+    previous = sys.gettrace()
+    expected, tracer = _line_counter()
+    sys.settrace(tracer)
+    _work(5)
+    sys.settrace(previous)
+    seen, tracer = _line_counter()
+    events: List[Event] = []
+    here = __file__
+
+    def sink(event: Event) -> None:
+        if event.code is not None and event.code.filename == here:
+            events.append(event)
+
+    try:
+        if installed == "before":
+            sys.settrace(tracer)
+        with recorder.recording(sink, backend="settrace", steps="off"):
+            if installed == "after":
+                sys.settrace(tracer)
+            _work(5)
+            sys.settrace(None)
+    finally:
+        sys.settrace(previous)
+    assert seen == expected and len(expected) > 10
+    work = [e.kind for e in events if e.code.label == "_work"]  # type: ignore[union-attr]
+    assert work == [Kind.CALL, Kind.RAISE, Kind.HANDLED, Kind.RETURN]
+    # nor in the frames running when the tool came (this test's: given ours back, chained)
+    assert not [e for e in events if e.kind is Kind.LINE]

@@ -123,3 +123,57 @@ def test_a_limit_stops_at_the_flush_that_reaches_it_and_only_once(out: str) -> N
     assert (stopped["reason"], stopped["limit"], stopped["at_records"]) == ("max-records",
                                                                            20, 36)
     assert events[36] == {"Step": {"path_id": 0, "line": 40}}
+
+
+def _make_read_only(path: str, fd: int) -> None:
+    """The writer's own descriptor ``fd`` of ``path`` can no longer write (a real EBADF)."""
+    ro = os.open(path, os.O_RDONLY)
+    os.dup2(ro, fd)
+    os.close(ro)
+
+
+def test_a_cut_back_trace_keeps_no_more_stamps_than_records(out: str) -> None:
+    from recorder.formats.timing import count_times
+
+    w = CodeTracerWriter(out, program=HERE, flush_records=10 ** 6)
+    d = Driver(w)
+    f = code(HERE, 10, "f")
+    for _ in range(5):
+        d.call(f)
+        d.ret(f, 1)
+    w.flush()
+    trace_json = os.path.join(out, "trace.json")
+    _make_read_only(trace_json, w._main.fd)
+    for _ in range(5):  # never reach the file: their stamps must not reach the side file
+        d.call(f)
+        d.ret(f, 1)
+    with pytest.raises(RecordingStopped) as info:
+        w.flush()
+    assert str(info.value).startswith("cannot write trace.json: ")
+    w.close(0)
+    events = read_trace_dir(out).main.events  # the readable prefix (the end is cut too)
+    stamped = sum(1 for e in events if "Call" in e or "Return" in e)
+    assert stamped == 1 + 5 * 2  # <toplevel>'s Call, five calls and returns
+    assert count_times(os.path.join(out, "trace_times.bin")) == stamped
+    assert w.records_written == len(events)
+    meta = metadata(out)
+    assert meta["stopped"]["at_records"] == len(events) and meta["complete"] is False
+
+
+def test_stamps_that_cannot_be_written_stop_recording_and_the_trace_closes(out: str) -> None:
+    from recorder.formats.timing import count_times
+
+    w = CodeTracerWriter(out, program=HERE)
+    d = Driver(w)
+    f = code(HERE, 10, "f")
+    d.call(f)
+    d.ret(f, 1)
+    times = os.path.join(out, "trace_times.bin")
+    _make_read_only(times, w._main.times_out.fd)  # type: ignore[union-attr]
+    with pytest.raises(RecordingStopped) as info:
+        w.close(0)  # the stamps are written at the end (in batches before)
+    assert str(info.value).startswith("cannot write trace_times.bin: ")
+    assert metadata(out)["stopped"]["file"] == "trace_times.bin"
+    trace = read_trace_dir(out)
+    assert trace.main.complete and check_balance(trace.main.events).ok
+    assert count_times(times) == 0

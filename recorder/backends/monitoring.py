@@ -15,26 +15,35 @@ the ident; the first other thread switches every callback to the per-thread vari
 Tool id: 4, else 3 (0-2 and 5 belong to debuggers, coverage, profilers, optimizers); an id in
 use is never taken. Shutdown switches every event off, unregisters every callback and frees
 the id, because on 3.12/3.13 ``free_tool_id`` alone leaves callbacks firing.
+
+A ``DISABLE`` lasts until ``restart_events()``, which re-enables every tool's disabled
+events, not only ours (or until CPython re-instruments that code object for some tool). So a
+later recording prefers an id this process never recorded with; it calls
+``restart_events()`` only when no other tool holds an id (nobody else is touched), and
+otherwise leaves code skipped by the earlier recording possibly unrecorded, with one
+warning line and a gap in the trace.
 """
 from __future__ import annotations
 
 import sys
 import threading
 from types import CodeType, FrameType
-from typing import Any, Dict, Optional, Set
+from typing import Any, Dict, List, Optional
 
 from recorder import env
 from recorder.codes import CodeCatalog
-from recorder.errors import BackendError
+from recorder.errors import BackendError, warn
 from recorder.events import Kind
 from recorder.normalise import Normaliser, ThreadState
 
 _MISSING = object()
 RETURN, YIELD = Kind.RETURN, Kind.YIELD
 
-#: Tool ids that have been used by a recorder session in this process: reusing one needs
-#: ``restart_events()`` to undo the DISABLEs the earlier session returned.
-_USED_TOOL_IDS: Set[int] = set()
+#: Tool id -> the code objects a recorder session of this process returned DISABLE for with
+#: that id: they stay silent for the id until ``restart_events()`` (see the module doc).
+_DISABLED: Dict[int, List[CodeType]] = {}
+#: sys.monitoring tool ids: 0 to 5.
+_ALL_TOOL_IDS = range(6)
 
 
 def free_tool_id() -> Optional[int]:
@@ -59,7 +68,9 @@ class MonitoringBackend:
         self._wants_frames = wants_frames
         self._lines_on = lines
         self.tool_id: Optional[int] = None
+        #: id(code) -> {offset: line} (see _line_of), dropped when the code object dies
         self._lines: Dict[int, Dict[int, int]] = {}
+        catalog.lifetimes.register(self._lines)
         self._single: Optional[ThreadState] = None
         self._single_ident = 0
         self.stopped = False
@@ -68,16 +79,9 @@ class MonitoringBackend:
 
     def start(self) -> None:
         mon = sys.monitoring  # type: ignore[attr-defined]
-        tool = free_tool_id()
-        if tool is None:
-            raise BackendError("no sys.monitoring tool id is free (tried %s: held by %s)" % (
-                ", ".join(map(str, env.MONITORING_TOOL_IDS)),
-                ", ".join(repr(mon.get_tool(t)) for t in env.MONITORING_TOOL_IDS)))
-        mon.use_tool_id(tool, "recorder")
-        self.tool_id = tool
-        if tool in _USED_TOOL_IDS:
-            mon.restart_events()
-        _USED_TOOL_IDS.add(tool)
+        self.tool_id = tool = self._take_tool_id()
+        if _DISABLED.get(tool):
+            self._undo_stale_disables(tool)
         E = mon.events
         self._local_events = (E.PY_RETURN | E.PY_YIELD | E.PY_RESUME | E.STOP_ITERATION
                               | (E.LINE if self._lines_on else 0))
@@ -102,6 +106,46 @@ class MonitoringBackend:
             self._register(single=False)
         mon.set_events(tool, self._global_events)
 
+    def _take_tool_id(self) -> int:
+        """Take the first free id of env.MONITORING_TOOL_IDS, preferring one no earlier
+        recording of this process used (its DISABLEs would still hold). ``use_tool_id`` is
+        the check itself: another thread may take an id between a look and the taking."""
+        mon = sys.monitoring  # type: ignore[attr-defined]
+        order = sorted(env.MONITORING_TOOL_IDS, key=lambda t: bool(_DISABLED.get(t)))
+        for tool in order:
+            try:
+                mon.use_tool_id(tool, "recorder")
+            except ValueError:  # in use (perhaps taken since free_tool_id() looked)
+                continue
+            return tool
+        raise BackendError("no sys.monitoring tool id is free (tried %s: held by %s)" % (
+            ", ".join(map(str, env.MONITORING_TOOL_IDS)),
+            ", ".join(repr(mon.get_tool(t)) for t in env.MONITORING_TOOL_IDS)))
+
+    def _undo_stale_disables(self, tool: int) -> None:
+        """Code an earlier recording skipped with ``tool`` is still DISABLEd for it."""
+        mon = sys.monitoring  # type: ignore[attr-defined]
+        others = [t for t in _ALL_TOOL_IDS if t != tool and mon.get_tool(t) is not None]
+        stale = _DISABLED.pop(tool)
+        if not others:
+            mon.restart_events()  # resets only our own events: no other tool exists
+            _DISABLED.clear()  # every id's DISABLEs are gone
+            return
+        missed = [code for code in stale if self._catalog.would_record(code)]
+        if missed:
+            warn("sys.monitoring: %d code object%s skipped by an earlier recording in this "
+                 "process may stay unrecorded (restart_events() would also reset the events "
+                 "of %s): e.g. %s in %s" % (
+                     len(missed), "" if len(missed) == 1 else "s",
+                     ", ".join(repr(mon.get_tool(t)) for t in others),
+                     missed[0].co_name, missed[0].co_filename))
+            self._norm.gap(None, "monitoring-disabled",
+                           "code skipped by an earlier recording in this process may stay "
+                           "DISABLEd for this tool id (until CPython re-instruments it); "
+                           "restart_events() would reset the events of the other tools",
+                           functions=sorted({c.co_name for c in missed}))
+        _DISABLED[tool] = stale  # still disabled for the next recording with this id
+
     def stop(self) -> None:
         if self.stopped or self.tool_id is None:
             return
@@ -109,9 +153,12 @@ class MonitoringBackend:
         mon = sys.monitoring  # type: ignore[attr-defined]
         tool = self.tool_id
         mon.set_events(tool, 0)
+        skipped = _DISABLED.setdefault(tool, [])
         for code in self._catalog.codes():
             if self._catalog.infos.get(id(code)) is not None:
                 mon.set_local_events(tool, code, 0)
+            else:
+                skipped.append(code)
         for event in self._all_events():
             mon.register_callback(tool, event, None)
         mon.free_tool_id(tool)
@@ -147,6 +194,7 @@ class MonitoringBackend:
         """The line of a bytecode offset (for RESUME's R6 seed), a map built once per code."""
         lines = self._lines.get(id(code))
         if lines is None:
+            self._catalog.lifetimes.watch(code)  # (it is already: the catalog met it)
             lines = self._lines[id(code)] = {}
             for start, end, line in code.co_lines():  # type: ignore[attr-defined]
                 if line is not None:
@@ -201,6 +249,33 @@ class MonitoringBackend:
 
             current_rules = entry_rules
 
+        # At the program's recursion limit (recorder/recursion.py) a callback may have no
+        # room for a Python-level call, and near CPython's C recursion limit (3.12) not even
+        # for a builtin one. What cannot run then is queued in the thread's backlog with
+        # attribute lookups and ``+=`` only, and the normaliser runs it as soon as there is
+        # room: an exception must never leave a callback into the program.
+        local = norm.local
+        # One thread: its state, with no lookup at all (a lookup in ``local`` compares keys,
+        # which CPython's C recursion limit can refuse on 3.12)
+        the_state = self._single if single else None
+
+        def replay_start(code: CodeType, frame: Optional[FrameType], offset: Optional[int],
+                         enabled: bool) -> None:
+            """A PY_START (``offset`` None), PY_RESUME or PY_THROW that had no room.
+            ``enabled``: the code's local events could be switched on meanwhile (without
+            them its activation would never be closed, so it is not recorded)."""
+            info = lookup(code, frame)
+            if info is None:
+                set_local_events(tool, code, 0)  # switched on while undecided
+                return
+            if not enabled:
+                return
+            rules = thread_state().rules
+            if offset is None:
+                rules.call(code, info, frame if want else None)
+            else:
+                rules.resume(code, info, line_of(code, offset), frame if want else None)
+
         def py_start(code: CodeType, offset: int) -> Any:
             try:
                 info = infos.get(_id(code), missing)
@@ -213,11 +288,28 @@ class MonitoringBackend:
                 # the single thread's rules without a call to entry_rules (the busiest path)
                 rules = the_rules if get_ident() == the_ident else entry_rules()
                 rules.call(code, info, getframe(1) if want else None)
+            except RecursionError:
+                try:
+                    waiting = (the_state or local.state).backlog
+                except (AttributeError, RecursionError):
+                    return None  # no room even to find the thread (docs/backends.md)
+                try:
+                    frame = getframe(1)
+                except RecursionError:
+                    frame = None
+                try:
+                    set_local_events(tool, code, local_events)  # in case it is recorded
+                    enabled = True
+                except RecursionError:
+                    enabled = False
+                waiting += ((replay_start, (code, frame, None, enabled)),)
             except BaseException as exc:
                 fail(exc)
             return None
 
-        def py_resume(code: CodeType, offset: int) -> Any:
+        def py_resume(code: CodeType, offset: int, *thrown: BaseException) -> Any:
+            """PY_RESUME, and PY_THROW (``thrown``), which never returns DISABLE: CPython
+            does not allow it there (gh-106895)."""
             try:
                 info = infos.get(_id(code), missing)
                 if info is missing:
@@ -225,34 +317,42 @@ class MonitoringBackend:
                     if info is not None:
                         set_local_events(tool, code, local_events)
                 if info is None:
-                    return DISABLE
+                    return None if thrown else DISABLE
                 entry_rules().resume(code, info, line_of(code, offset),
                                      getframe(1) if want else None)
+            except RecursionError:
+                try:
+                    waiting = (the_state or local.state).backlog
+                except (AttributeError, RecursionError):
+                    return None
+                try:
+                    frame = getframe(1)
+                except RecursionError:
+                    frame = None
+                try:
+                    set_local_events(tool, code, local_events)
+                    enabled = True
+                except RecursionError:
+                    enabled = False
+                waiting += ((replay_start, (code, frame, offset, enabled)),)
             except BaseException as exc:
                 fail(exc)
-            return None
-
-        def py_throw(code: CodeType, offset: int, exc: BaseException) -> Any:
-            # Never DISABLE here: not allowed for PY_THROW (gh-106895).
-            try:
-                info = infos.get(_id(code), missing)
-                if info is missing:
-                    info = lookup(code, getframe(1))
-                    if info is not None:
-                        set_local_events(tool, code, local_events)
-                if info is not None:
-                    entry_rules().resume(code, info, line_of(code, offset),
-                                         getframe(1) if want else None)
-            except BaseException as err:
-                fail(err)
             return None
 
         def stop_iteration(code: CodeType, offset: int, value: Any) -> Any:
             # Documented as interchangeable with RAISE(StopIteration) (gh-116090); CPython
             # passes the exception, build one if a version passes the bare value.
+            exc = value
             try:
-                exc = value if isinstance(value, BaseException) else StopIteration(value)
+                if not isinstance(value, BaseException):
+                    exc = StopIteration(value)
                 current_rules().raise_(code, offset, exc)
+            except RecursionError:
+                try:
+                    state = the_state or local.state
+                except (AttributeError, RecursionError):
+                    return None
+                state.backlog += ((state.rules.raise_, (code, offset, exc)),)
             except BaseException as err:
                 fail(err)
             return None
@@ -268,35 +368,66 @@ class MonitoringBackend:
             def line(code: CodeType, line_number: int) -> Any:
                 try:
                     current_rules().line(code, line_number, getframe(1) if want else None)
+                except RecursionError:
+                    try:
+                        state = local.state
+                        frame = getframe(1) if want else None
+                    except (AttributeError, RecursionError):
+                        return  # no room even to find the thread (docs/backends.md)
+                    state.backlog += ((state.rules.line, (code, line_number, frame)),)
                 except BaseException as exc:
                     fail(exc)
 
             def py_return(code: CodeType, offset: int, value: Any) -> Any:
                 try:
                     current_rules().return_(code, offset, value)
+                except RecursionError:
+                    try:
+                        state = local.state
+                    except (AttributeError, RecursionError):
+                        return
+                    state.backlog += ((state.rules.return_, (code, offset, value)),)
                 except BaseException as exc:
                     fail(exc)
 
             def py_yield(code: CodeType, offset: int, value: Any) -> Any:
                 try:
                     current_rules().yield_(code, offset, value)
+                except RecursionError:
+                    try:
+                        state = local.state
+                    except (AttributeError, RecursionError):
+                        return
+                    state.backlog += ((state.rules.yield_, (code, offset, value)),)
                 except BaseException as exc:
                     fail(exc)
 
             def py_unwind(code: CodeType, offset: int, exc: BaseException) -> Any:
                 try:
                     current_rules().unwind(code, offset, exc)
+                except RecursionError:
+                    try:
+                        state = local.state
+                    except (AttributeError, RecursionError):
+                        return
+                    state.backlog += ((state.rules.unwind, (code, offset, exc)),)
                 except BaseException as err:
                     fail(err)
 
             def raise_(code: CodeType, offset: int, exc: BaseException) -> Any:
                 try:
                     current_rules().raise_(code, offset, exc)
+                except RecursionError:
+                    try:
+                        state = local.state
+                    except (AttributeError, RecursionError):
+                        return
+                    state.backlog += ((state.rules.raise_, (code, offset, exc)),)
                 except BaseException as err:
                     fail(err)
 
         for event, callback in ((E.PY_START, py_start), (E.PY_RESUME, py_resume),
-                                (E.PY_THROW, py_throw), (E.LINE, line),
+                                (E.PY_THROW, py_resume), (E.LINE, line),
                                 (E.PY_RETURN, py_return), (E.PY_YIELD, py_yield),
                                 (E.PY_UNWIND, py_unwind), (E.RAISE, raise_),
                                 (E.STOP_ITERATION, stop_iteration)):

@@ -39,12 +39,12 @@ import types
 from types import FrameType
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from recorder import env
 from recorder.config import STEPS_MODES
 from recorder.events import CodeInfo, Kind
 from recorder.errors import RecordingStopped
 from recorder.formats.imports import FILE_NAME as IMPORTS_FILE, ImportLog
 from recorder.formats.storage import FileModes, write_all, write_json_atomic
+from recorder.formats.timing import TimesWriter, times_path
 from recorder.values import (TypeRegistry, ValueEncoder, ValueOptions, check_reprs,
                              json_string, type_name)
 
@@ -94,6 +94,8 @@ _REUSE_LEN = 1024
 _TICK = 64
 
 _monotonic = time.monotonic
+#: the clock of the call/return stamps (formats/timing.py) and of imports.jsonl
+_clock = time.perf_counter
 _getpid = os.getpid
 
 _MAX_SOURCE_BYTES = 64 << 20
@@ -105,11 +107,11 @@ _OUTPUT_CHUNK = 64 << 10
 
 #: What a recording writes at the top of the trace directory (also ``files/``, ``threads/``).
 _OUR_FILES = ("trace.json", "trace_paths.json", "trace_metadata.json", IMPORTS_FILE,
-              "trace.json.tmp", "trace_paths.json.tmp", "trace_metadata.json.tmp")
+              "trace_times.bin", "trace.json.tmp", "trace_paths.json.tmp", "trace_metadata.json.tmp")
 #: Files that say an earlier recording owns the directory (so its ``files/`` is ours too).
 _TRACE_MARKS = ("trace.json", "trace_metadata.json")
 #: The prefixes of what it writes in ``threads/``.
-_OUR_THREAD_FILES = ("trace-", "trace_paths-", "trace_metadata-")
+_OUR_THREAD_FILES = ("trace-", "trace_paths-", "trace_metadata-", "trace_times-")
 
 
 def _remove_tree(top: str) -> None:
@@ -153,13 +155,9 @@ def _now_iso() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
 
-def _inlined_comprehension_opcode() -> Optional[int]:
-    import opcode
-    return opcode.opmap.get("LOAD_FAST_AND_CLEAR")
-
-
 class _Code:
-    """What one stream knows about one code object (keyed by its CodeInfo)."""
+    """What one stream knows about one code object (keyed by its CodeInfo, dropped when the
+    code object dies: :meth:`CodeTracerWriter.release_code`)."""
 
     __slots__ = ("step", "lines", "call_step", "call", "argnames", "filtered", "locals_ok",
                  "path_id", "function_id", "firstlineno", "values", "vkind", "vars",
@@ -178,7 +176,8 @@ class _Code:
         self.argnames: Optional[Sequence[str]] = None
         #: module or class body: show the user's names only
         self.filtered = filtered
-        self.locals_ok: Optional[bool] = None
+        #: reading f_locals at a line is safe (CodeInfo.locals_readable)
+        self.locals_ok = True
         #: filters (docs/filters.md): the code's value decisions, "local" or "global", and
         #: per variable name its Value prefix (recorded), a 1-tuple holding the complete
         #: redacted record, or False (dropped); decided once per name
@@ -234,10 +233,17 @@ class _Stream:
         self.tick = 1  # the first call or return checks the clock
         self.depth = 0
         self.calls = 0
+        #: records written to the file so far: the one count of the trace's records (a
+        #: gap's position is a record index; the writer's totals, the limits and the
+        #: end-of-run line add up the streams')
+        self.records = 0
         self.last_exc: Any = None
         self.last_exc_text = ""
         #: bytes in the file, always ending on a record boundary (see _cut_back)
         self.size = 0
+        #: a write stopped part way without an OSError (no room at the program's recursion
+        #: limit): the next one first cuts the file back to ``size``
+        self.torn = False
         #: the <toplevel> Return is in the buffer (finish)
         self.top_returned = False
         #: a write failed: the file was cut back to its last whole record and takes no more
@@ -246,12 +252,24 @@ class _Stream:
         self.good: Tuple[int, int, int] = (0, 0, 0)
         self.cut_closed = False  # a dead file got its closing records after all
         self.fd = writer.modes.create(trace_path)
+        #: the time of every Call and Return record appended to buf, in order (None: the
+        #: writer's timing is off); written to the side file with the records
+        self.times: Optional[List[float]] = None
+        self.times_out: Optional[TimesWriter] = None
+        if writer.timing:
+            try:
+                self.times_out = TimesWriter(times_path(trace_path), writer.modes)
+            except BaseException:
+                os.close(self.fd)
+                raise
+            self.times = []
         buf = self.buf
         self.types = TypeRegistry(buf.append, writer.value_options.max_types)
         # 0.3.0's start(): Path, Function <toplevel>, Call, Type None (type 0)
         top = writer.toplevel_path
         fid = self.function_id(top, 1, "<toplevel>")
         buf.append('{"Call":{"function_id":%d,"args":[]}}' % fid)
+        self.stamp()
         # registers None = type 0
         self.enc = ValueEncoder(self.types, writer.value_options, writer.reprs or "builtin")
         self.enc.attr_action = writer.filters.attr_action if writer.filters else None
@@ -264,6 +282,12 @@ class _Stream:
         #: code -> 1/2 for the codes whose return values the filters hide
         self.hidden_ret: Dict[CodeInfo, int] = {}
 
+    def stamp(self) -> None:
+        """The time of the Call or Return record just appended (outside the hot path; the
+        writer's event methods inline it)."""
+        if self.times is not None:
+            self.times.append(_clock())
+
     # -- id tables ---------------------------------------------------------------------------
     def path_id(self, filename: str) -> int:
         pid = self.paths.get(filename)
@@ -271,11 +295,15 @@ class _Stream:
             path = self.writer.absolute(filename)
             pid = self.path_ids.get(path)
             if pid is None:
-                pid = self.path_ids[path] = len(self.path_list)
-                self.path_list.append(path)
-                self.paths_dirty = True
-                self.buf.append('{"Path":%s}' % json_string(path))
+                # record first, ids last (see TypeRegistry.get): an event retried after a
+                # RecursionError finds either everything or nothing
+                rec = '{"Path":%s}' % json_string(path)
                 self.writer.copy_source(path)
+                pid = len(self.path_list)
+                self.buf.append(rec)
+                self.path_list.append(path)
+                self.path_ids[path] = pid
+                self.paths_dirty = True
             self.paths[filename] = pid
         return pid
 
@@ -284,9 +312,10 @@ class _Stream:
         key = (path_id, line, name)
         fid = self.functions.get(key)
         if fid is None:
-            fid = self.functions[key] = len(self.functions)
+            fid = len(self.functions)
             self.buf.append('{"Function":{"path_id":%d,"line":%d,"name":%s}}'
                             % (path_id, line, json_string(name)))
+            self.functions[key] = fid
         return fid
 
     def code(self, info: CodeInfo) -> _Code:
@@ -294,6 +323,7 @@ class _Stream:
         line = info.firstlineno
         fid = self.function_id(filename, line, info.label)
         c = _Code(self.paths[filename], fid, line, info.kind in ("module", "class"))
+        c.locals_ok = info.locals_readable
         filters = self.writer.filters
         if filters is not None:
             c.values = values = filters.values_for(info)
@@ -322,9 +352,11 @@ class _Stream:
         counts[kind] = counts.get(kind, 0) + 1
 
     def new_var(self, name: str) -> str:
-        vid = self.var_ids[name] = len(self.var_ids)
+        vid = len(self.var_ids)
+        prefix = '{"Value":{"variable_id":%d,"value":' % vid
         self.buf.append('{"VariableName":%s}' % json_string(name))
-        prefix = self.var_prefix[name] = '{"Value":{"variable_id":%d,"value":' % vid
+        self.var_ids[name] = vid
+        self.var_prefix[name] = prefix
         return prefix
 
     # -- output ------------------------------------------------------------------------------
@@ -355,65 +387,83 @@ class _Stream:
 
     def _write(self, final: bool = True) -> None:
         """Write out the buffer (``final``: all of it; else all but the filters' holdback),
-        then the import lines (main stream) and the path table. ``OSError`` when a write
-        fails, after the failed file was cut back to its last whole record."""
+        then the stamps of the records written, the import lines (main stream) and the path
+        table. ``OSError`` when a write fails, after the failed file was cut back to its last
+        whole record (stamp). Records leave the buffer only once written: at the program's
+        recursion limit the write itself may find no room (RecursionError), and the records
+        then stay for a later write."""
         buf = self.buf
         if self.dead:
             del buf[:]
+            if self.times is not None:
+                del self.times[:]
             return
         n = len(buf)
         if not final:  # with filters, the newest records wait (see CodeTracerWriter.holdback)
             n -= self.writer.holdback
         if n > 0:
-            records = buf[:n]
-            del buf[:n]  # records appended meanwhile stay (index n onwards)
-            data = ",\n".join(records)
+            data = ",\n".join(buf[:n])
             if self.written:
                 data = ",\n" + data
             elif self.started:  # a flush with nothing to write has written "[" alone
                 data = "\n" + data
             else:
                 data = "[\n" + data
-            payload = data.encode("utf-8", "backslashreplace")
-            self._append(payload, records)
+            self._append(data.encode("utf-8", "backslashreplace"))
+            # from here on nothing may raise before the counts agree with the file
+            del buf[:n]  # records appended meanwhile stay (index n onwards)
+            self.records += n
             self.started = self.written = True
-            self.writer.count_written(n, len(payload))
         elif not self.started:
-            self._append(b"[", [])
+            self._append(b"[")
             self.started = True
         self.last_flush = _monotonic()
         error: Optional[OSError] = None
+        times_out = self.times_out
+        if times_out is not None:  # the stamps of the records written, never more
+            try:
+                times_out.write(self.times, buf, final)  # type: ignore[arg-type]
+            except OSError as exc:
+                error = exc  # the side file was cut back to whole stamps and takes no more
         if self.main:
             try:
                 self.writer._imports.flush()
             except OSError as exc:
-                error = exc
+                error = error or exc
         if self.paths_dirty:
-            self.paths_dirty = False
             try:
                 write_json_atomic(self.paths_path, list(self.path_list), self.writer.modes)
+                self.paths_dirty = False
             except OSError as exc:
+                self.paths_dirty = False  # the Path records have them: no retry per flush
                 error = error or exc
         if error is not None:
             raise error
 
-    def _append(self, data: bytes, records: List[str]) -> None:
-        """Add ``data`` (``records``, written out) at the end of the file."""
+    def _append(self, data: bytes) -> None:
+        """Add ``data`` (the start of ``buf``, written out) at the end of the file."""
         try:
+            if self.torn:
+                os.ftruncate(self.fd, self.size)
+                os.lseek(self.fd, self.size, os.SEEK_SET)
+                self.torn = False
+            self.torn = True
             write_all(self.fd, data, self.size)
         except OSError as exc:
-            self._cut_back(records)
+            self._cut_back()
             if exc.filename is None:
                 exc.filename = self.trace_path
             raise
+        self.torn = False
         self.size += len(data)
 
-    def _cut_back(self, lost: List[str]) -> None:
-        """A write failed (``lost``: its records, maybe half written): cut the file back to
-        its last whole record, so that it stays readable, and take no more records. What the
-        file holds is counted from what it does not: the Calls still open there, and its
-        Types and Paths (ids are positions), for :meth:`_close_cut`."""
-        lost = lost + self.buf
+    def _cut_back(self) -> None:
+        """A write failed (its records, maybe half written, are still at the start of
+        ``buf``): cut the file back to its last whole record, so that it stays readable, and
+        take no more records. What the file holds is counted from what it does not: the
+        Calls still open there, and its Types and Paths (ids are positions), for
+        :meth:`_close_cut`. The side file keeps the stamps of the records written."""
+        lost = list(self.buf)
         del self.buf[:]
         self.dead = True
         calls = returns = types = paths = 0
@@ -432,13 +482,22 @@ class _Stream:
         try:
             os.ftruncate(self.fd, self.size)
             os.lseek(self.fd, self.size, os.SEEK_SET)
+            self.torn = False
         except OSError:
             pass
+        times = self.times
+        if times is not None:
+            try:  # the stamps of what the file still holds, if the disk takes them
+                self.times_out.write(times, lost, True)  # type: ignore[union-attr]
+            except OSError:
+                pass
+            del times[:]
 
     def _close_cut(self) -> bool:
         """Close a file cut back by a failed write as ``--repair`` would (a ``<detached>``
         Return for every Call open in it, and the closing bracket), if the disk still takes
-        these few bytes; else it stays as cut (a readable prefix). True when closed."""
+        these few bytes; else it stays as cut (a readable prefix). True when closed. The
+        closing Returns get no stamps (the side file never has more stamps than records)."""
         from recorder.formats.reader import closing_records, closing_text
 
         opened, types, paths = self.good
@@ -480,7 +539,9 @@ class _Stream:
                         self.depth -= 1
                         buf.append('{"Return":{"return_value":%s}}'
                                    % self.writer.detached(self))
+                        self.stamp()
                     buf.append('{"Return":{"return_value":%s}}' % top_return)
+                    self.stamp()
                     self.top_returned = True
                     self.paths_dirty = True
                     try:
@@ -489,7 +550,7 @@ class _Stream:
                         error = exc
                     if not self.dead:
                         try:
-                            self._append(b"\n]\n", [])
+                            self._append(b"\n]\n")
                         except OSError as exc:
                             error = error or exc
                 if self.dead:
@@ -497,6 +558,8 @@ class _Stream:
             finally:
                 self.closed = True
                 os.close(self.fd)
+                if self.times_out is not None:
+                    self.times_out.close()
             if error is not None:
                 raise error
 
@@ -515,7 +578,8 @@ def writer_options(config: Any) -> Dict[str, Any]:
     """The :class:`CodeTracerWriter` options a :class:`recorder.config.Config` sets: the CLI
     and the auto-start make their writers with them."""
     return {"steps": config.steps, "max_size": config.max_size,
-            "max_records": config.max_records, "file_mode": config.file_mode}
+            "max_records": config.max_records, "file_mode": config.file_mode,
+            "timing": config.timing}
 
 
 class CodeTracerWriter:
@@ -538,10 +602,9 @@ class CodeTracerWriter:
     ``reprs``: ``"builtin"`` (only reprs implemented in C run; program objects are recorded
     from their state) or ``"program"`` (their own ``__repr__`` runs); None until a session
     applies its configuration (:meth:`use_reprs`), ``"builtin"`` meanwhile.
-    ``backend``: recorded in the metadata (may be assigned until the first event);
-    ``"settrace"`` on an interpreter with
-    ``env.SETTRACE_F_LOCALS_UNSAFE`` skips the Values after Steps in code objects holding
-    an inlined comprehension (reading ``f_locals`` there corrupts it, cpython gh-124118).
+    ``backend``: recorded in the metadata (may be assigned until the first event). The
+    Values after Steps are skipped in code whose ``CodeInfo.locals_readable`` is false
+    (reading ``f_locals`` there would corrupt the frame, see recorder/codes.py).
     ``metadata``: extra keys for ``trace_metadata.json`` (filters, ...).
     ``steps``: ``"on"`` or ``"off"`` (no Step for each line: the session then asks the backend
     for no line events; ``None`` until a session applies its configuration, ``"on"``
@@ -563,7 +626,8 @@ class CodeTracerWriter:
                  metadata: Optional[Mapping[str, Any]] = None, copy_sources: bool = True,
                  flush_records: int = 512, flush_seconds: float = 0.5,
                  steps: Optional[str] = None, max_size: Optional[int] = None,
-                 max_records: Optional[int] = None, file_mode: str = "private") -> None:
+                 max_records: Optional[int] = None, file_mode: str = "private",
+                 timing: bool = True) -> None:
         if values not in VALUES_MODES:
             raise ValueError("values must be one of %s, not %r" % (", ".join(VALUES_MODES),
                                                                   values))
@@ -572,19 +636,21 @@ class CodeTracerWriter:
         self._full = values == "full"
         #: the normaliser passes frames only when this is true
         self.wants_frames = values != "none"
+        #: where ``frame.f_locals`` is read: arguments at CALL/ATTACH, locals at LINE
+        #: (recorder.codes decides per code object how the backend protects cells)
+        self.reads_locals = frozenset(
+            () if values == "none" else (_CALL,) if values == "args" else (_CALL, _LINE))
         self.value_options = value_options or ValueOptions()
         self.reprs = None if reprs is None else check_reprs(reprs)
         if steps not in (None,) + STEPS_MODES:
             raise ValueError("steps must be one of %s, not %r" % (", ".join(STEPS_MODES), steps))
         self.steps = steps
         self.modes = FileModes(file_mode)
-        #: limits (None: none); totals of what the event files hold, all threads, counted at
-        #: each write (the limits and the end-of-run line)
+        #: limits (None: none) on the totals of what the event files hold, all threads
+        #: (:attr:`records_written`, :attr:`bytes_written`), checked after each write
         self.max_size = max_size
         self.max_records = max_records
         self.limits_on = max_size is not None or max_records is not None
-        self.records_written = 0
-        self.bytes_written = 0
         #: why recording stopped before the end (the metadata's "stopped"), or None
         self.stopped: Optional[Dict[str, Any]] = None
         self.workdir = os.path.abspath(workdir or os.getcwd())
@@ -605,17 +671,24 @@ class CodeTracerWriter:
         self._flush_records = max(1, int(flush_records))
         self._flush_seconds = float(flush_seconds)
         self._tick = _TICK if self._flush_seconds > 0 else 1  # 0: every call and return
+        #: a time stamp per Call and Return in a side file (formats/timing.py)
+        self.timing = bool(timing)
         if toplevel_path is None:
             toplevel_path = program if program and os.path.isfile(
                 os.path.join(self.workdir, program)) else "<toplevel>"
         self.toplevel_path = toplevel_path
-        self._lfac: Optional[int] = -1  # LOAD_FAST_AND_CLEAR, looked up on first need
         self._lock = threading.Lock()
+        self._meta_lock = threading.Lock()
         self._copied: set = set()
         self._abs_cache: Dict[str, str] = {}
         self._streams: Dict[int, _Stream] = {}
         self._by_ident: Dict[Optional[int], _Stream] = {}  # live streams by thread ident
         self._ended_threads: List[Dict[str, Any]] = []
+        #: records and bytes written by the streams of ended threads (records_written)
+        self._ended_records = 0
+        self._ended_bytes = 0
+        #: what the recording misses, and from where (see :meth:`gap`)
+        self._gaps: List[Dict[str, Any]] = []
         self._ended_serials: set = set()
         self._main_ident = threading.main_thread().ident
         self._exit_status: Union[int, str, None] = None
@@ -769,7 +842,9 @@ class CodeTracerWriter:
         self._count_hidden(st)
         info = st.describe()
         with self._lock:
-            self._streams.pop(st.serial, None)  # type: ignore[arg-type]
+            if self._streams.pop(st.serial, None) is st:  # type: ignore[arg-type]
+                self._ended_records += st.records  # its file's counts stay in the totals
+                self._ended_bytes += st.size
             if self._by_ident.get(st.ident) is st:
                 del self._by_ident[st.ident]
             self._ended_serials.add(st.serial)
@@ -789,6 +864,16 @@ class CodeTracerWriter:
             self._write_metadata(complete=False)
         except OSError as exc:
             raise self.write_failed(exc) from None
+
+    def release_code(self, info: CodeInfo) -> None:
+        """The code object behind ``info`` has died (the session's code catalog says so):
+        drop what every stream cached for it (its records, the last values it showed), so
+        code made at run time does not accumulate. Its Function id stays: a code object
+        made again with the same path, line and name gets the same one. Runs on whatever
+        thread freed the code, at any point: no lock, single dict operations only."""
+        for st in list(self._streams.values()) + [self._main]:
+            st.codes.pop(info, None)
+            st.hidden_ret.pop(info, None)
 
     def use_filters(self, filters: Any) -> None:
         """Apply a :class:`recorder.filters.FilterEngine`'s value rules (the session calls
@@ -858,23 +943,85 @@ class CodeTracerWriter:
         enc.attr_redactions = enc.attr_drops = 0
         filters.count(redactions, drops)
 
+    # -- gaps ----------------------------------------------------------------------------------
+    def gap(self, thread: Any, entry: Mapping[str, Any],
+            where: Optional[Tuple[CodeInfo, Optional[int]]]) -> None:
+        """Part of the program is not recorded from here on (``entry``: kind, reason and
+        details, from the normaliser). On ``thread`` (None: the whole process) the gap
+        starts after the records written so far, in ``where`` (the open function and its
+        last line). ``trace_metadata.json`` lists it under ``gaps`` and says
+        ``"complete": false``; it is rewritten now, so a killed process still says so."""
+        rec: Dict[str, Any] = dict(entry)
+        if thread is not None:
+            st = self._streams.get(thread.serial) or self._stream_for(thread)
+            rec["thread"] = thread.serial
+            rec["from"] = self._position(st, where)
+            rec["until"] = None
+        with self._lock:
+            self._gaps.append(rec)
+        try:
+            self._write_metadata(complete=False)
+        except OSError as exc:
+            raise self.write_failed(exc) from None
+
+    def gap_end(self, thread: Any, kind: str,
+                where: Optional[Tuple[CodeInfo, Optional[int]]]) -> None:
+        """The open gap of ``kind`` on ``thread`` ends here: recording goes on."""
+        st = self._streams.get(thread.serial)
+        if st is None:
+            return
+        with self._lock:
+            for rec in reversed(self._gaps):
+                if (rec.get("thread") == thread.serial and rec["kind"] == kind
+                        and rec.get("until", 0) is None):
+                    rec["until"] = self._position(st, where)
+                    break
+
+    def _position(self, st: Optional[_Stream],
+                  where: Optional[Tuple[CodeInfo, Optional[int]]]) -> Dict[str, Any]:
+        """A point in a thread's file: the index of the next record (every record before it
+        was recorded), and the function and line the thread was in."""
+        pos: Dict[str, Any] = {"record": None if st is None else
+                               st.records + len(st.buf)}
+        if where is not None:
+            info, line = where
+            pos.update(function=info.label, path=self.absolute(info.filename), line=line)
+        return pos
+
     def detached(self, st: _Stream) -> str:
         """The return value of an activation closed by the recorder, not the program."""
         return st.enc.marker("<detached>", "<detached>")
 
     # -- limits and failed writes --------------------------------------------------------------
-    def count_written(self, records: int, nbytes: int) -> None:
-        """Add a write of the event files to the totals (once per buffer written)."""
+    def _totals(self) -> Tuple[int, int]:
+        """(records, bytes) in the event files, all threads; the caller holds ``_lock``.
+        Each stream counts its own file (``_Stream.records``, ``_Stream.size``) as it
+        writes, so there is one count: the gaps, the limits and the end-of-run line read it."""
+        live = [st for st in self._streams.values() if not st.main]
+        live.append(self._main)
+        return (self._ended_records + sum(st.records for st in live),
+                self._ended_bytes + sum(st.size for st in live))
+
+    @property
+    def records_written(self) -> int:
+        """Records written to the event files so far, all threads."""
         with self._lock:
-            self.records_written += records
-            self.bytes_written += nbytes
+            return self._totals()[0]
+
+    @property
+    def bytes_written(self) -> int:
+        """Bytes of the event files so far, all threads."""
+        with self._lock:
+            return self._totals()[1]
 
     def over_limit(self) -> bool:
         """Has the trace reached ``max_size`` or ``max_records`` (and not stopped yet)?"""
         if self.stopped is not None:
             return False
-        return ((self.max_size is not None and self.bytes_written >= self.max_size)
-                or (self.max_records is not None and self.records_written >= self.max_records))
+        with self._lock:
+            records, size = self._totals()
+        return ((self.max_size is not None and size >= self.max_size)
+                or (self.max_records is not None and records >= self.max_records))
 
     def limit_reached(self) -> Optional[RecordingStopped]:
         """Recording stops at a limit: the exception to raise (None when it has stopped
@@ -886,10 +1033,11 @@ class CodeTracerWriter:
             reason, limit = "max-records", self.max_records
         if not self._stop({"reason": reason, "limit": limit}):
             return None
+        stopped = self.stopped or {}
         return RecordingStopped("the trace reached its %s limit (%d %s): %d records, %d bytes "
                                 "written" % (reason, limit, "bytes" if reason == "max-size"
-                                             else "records", self.records_written,
-                                             self.bytes_written))
+                                             else "records", stopped.get("at_records", 0),
+                                             stopped.get("at_bytes", 0)))
 
     def write_failed(self, exc: OSError) -> RecordingStopped:
         """A write failed (a full disk, an I/O error, the file-size limit): recording stops,
@@ -914,8 +1062,8 @@ class CodeTracerWriter:
         with self._lock:
             if self.stopped is not None:
                 return False
-            why.update(at_records=self.records_written, at_bytes=self.bytes_written,
-                       time=_now_iso())
+            records, size = self._totals()
+            why.update(at_records=records, at_bytes=size, time=_now_iso())
             self.stopped = why
             return True
 
@@ -946,13 +1094,15 @@ class CodeTracerWriter:
             if st.last_exc is not None:
                 st.last_exc = None
             if self._full and frame is not None:
-                self._locals(st, c, frame)
+                try:
+                    self._locals(st, c, frame)
+                except RecursionError:
+                    pass  # no room at the program's recursion limit: this Step has no values
         elif kind is _CALL or kind is _RESUME or kind is _ATTACH:
             self._open(st, kind, code, line, frame)  # type: ignore[arg-type]
         elif kind is _RETURN or kind is _YIELD:
             if st.depth <= 0:
                 return  # a frame whose start we never recorded: keep the stream balanced
-            st.depth -= 1
             if not self._args_on:
                 rv = st.enc.none()
             elif not st.hidden_ret or code not in st.hidden_ret:
@@ -967,15 +1117,20 @@ class CodeTracerWriter:
                 if len(self.secret_texts) != st.scrubbed:
                     self._scrub_pending(st)
             st.buf.append('{"Return":{"return_value":' + rv + "}}")
+            st.depth -= 1
+            times = st.times
+            if times is not None:
+                times.append(_clock())
             st.tick -= 1
             if st.tick <= 0:
                 self._maybe_flush(st)
         elif kind is _UNWIND:
             if st.depth <= 0:
                 return
-            st.depth -= 1
             rv = st.enc.encode_exception(value, self._exception_text(st, value))
             st.buf.append('{"Return":{"return_value":' + rv + "}}")
+            st.depth -= 1
+            st.stamp()
             st.tick -= 1
             if st.tick <= 0:
                 self._maybe_flush(st)
@@ -988,6 +1143,7 @@ class CodeTracerWriter:
                 return
             st.depth -= 1
             st.buf.append('{"Return":{"return_value":' + self.detached(st) + "}}")
+            st.stamp()
         elif kind is _THREAD_END:
             self._end_stream(st)
             return
@@ -997,7 +1153,10 @@ class CodeTracerWriter:
         else:  # THREAD_START (the stream is open), IMPORT_START (the END has it all)
             return
         if len(st.buf) >= self._flush_records:
-            st.flush()
+            try:
+                st.flush()
+            except RecursionError:
+                pass  # no room (the program's recursion limit): a later event flushes
         enc = st.enc
         if enc.interrupt is not None:  # Ctrl-C inside a repr: deliver it now, recorded
             exc = enc.interrupt
@@ -1018,10 +1177,14 @@ class CodeTracerWriter:
 
     def _maybe_flush(self, st: _Stream) -> None:
         """The time-based flush, checked every ``_TICK`` calls and returns (a clock read
-        per event would cost more than the rest of a Return)."""
+        per event would cost more than the rest of a Return). The event is already in the
+        buffer: with no room to flush (the program's recursion limit) a later event does."""
         st.tick = self._tick
-        if _monotonic() - st.last_flush >= self._flush_seconds:
-            st.flush()
+        try:
+            if _monotonic() - st.last_flush >= self._flush_seconds:
+                st.flush()
+        except RecursionError:
+            pass
 
     def _open(self, st: _Stream, kind: Kind, code: CodeInfo, line: Optional[int],
               frame: Optional[FrameType]) -> None:
@@ -1039,25 +1202,34 @@ class CodeTracerWriter:
                 c.last_args.clear()
                 c.epoch = len(secrets)
         if kind is not _RESUME and self._args_on and frame is not None:
-            args = self._call_args(st, c, frame)
+            args = self._call_args(st, c, frame, kind is _CALL and code.call_locals_droppable)
         st.last_exc = None
         buf.append(c.call_step)
         buf.append(c.call + args + "]}}")
+        times = st.times
+        if times is not None:
+            times.append(_clock())
         st.depth += 1
         st.calls += 1
-        if secrets and len(secrets) != st.scrubbed:
-            self._scrub_pending(st)
-        if kind is _ATTACH and line is not None and self.steps != "off":
-            # where the already running frame is now
-            rec = c.step + str(line) + "}}"
-            buf.append(rec)
-            if self._full and frame is not None:
-                self._locals(st, c, frame)
-        st.tick -= 1
-        if st.tick <= 0:
-            self._maybe_flush(st)
+        # The Call is written: what follows must not raise (the event would be retried)
+        try:
+            if secrets and len(secrets) != st.scrubbed:
+                self._scrub_pending(st)
+            if kind is _ATTACH and line is not None and self.steps != "off":
+                # where the already running frame is now
+                rec = c.step + str(line) + "}}"
+                buf.append(rec)
+                if self._full and frame is not None:
+                    self._locals(st, c, frame)
+            st.tick -= 1
+            if st.tick <= 0:
+                self._maybe_flush(st)
+        except RecursionError:
+            pass  # no room at the program's recursion limit (see emit)
 
-    def _call_args(self, st: _Stream, c: _Code, frame: FrameType) -> str:
+    def _call_args(self, st: _Stream, c: _Code, frame: FrameType, drop: bool) -> str:
+        """The Call record's arguments (and their Value records). ``drop``: empty the
+        ``f_locals`` dict afterwards (``CodeInfo.call_locals_droppable``)."""
         names = c.argnames
         try:
             if names is None:
@@ -1108,6 +1280,8 @@ class CodeTracerWriter:
                     last_args[name] = (v, rec, arg)
                     if c.vars.get(name) is p:  # recorded as a local too (filters)
                         c.last[name] = (v, rec)  # the first Step's locals show it again
+            if drop:
+                loc.clear()
             return ",".join(out)
         except KeyboardInterrupt:
             raise
@@ -1115,10 +1289,7 @@ class CodeTracerWriter:
             return ""
 
     def _locals(self, st: _Stream, c: _Code, frame: FrameType) -> None:
-        ok = c.locals_ok
-        if ok is None:
-            ok = c.locals_ok = self._locals_safe(frame)
-        if not ok:
+        if not c.locals_ok:
             return
         secrets = self.secret_texts
         if secrets and len(secrets) != st.enc.secrets_seen:
@@ -1172,22 +1343,6 @@ class CodeTracerWriter:
         else:
             st.hide(c.vkind, 2)
         st.enc.remember(v, self.secret_texts)
-
-    def _locals_safe(self, frame: FrameType) -> bool:
-        """False where reading f_locals would corrupt the frame (3.12 settrace, a code
-        object with an inlined comprehension: cpython gh-124118)."""
-        if not env.SETTRACE_F_LOCALS_UNSAFE or self.backend != "settrace":
-            return True
-        op = self._lfac
-        if op == -1:
-            op = self._lfac = _inlined_comprehension_opcode()
-        if op is None:
-            return True
-        try:
-            co = frame.f_code.co_code
-        except Exception:
-            return False
-        return op not in co[::2]
 
     def _exception_text(self, st: _Stream, exc: Any) -> str:
         if exc is st.last_exc:
@@ -1333,6 +1488,14 @@ class CodeTracerWriter:
                 "max_string": o.max_string, "max_repr": o.max_repr, "max_nodes": o.max_nodes,
                 "max_types": o.max_types}
 
+    def _timing_metadata(self) -> Optional[Dict[str, Any]]:
+        """``"timing"``: where the call/return stamps are and what their clock is."""
+        if not self.timing:
+            return None
+        return {"files": "trace_times.bin, threads/trace_times-<serial>.bin",
+                "stamps": "Call and Return records", "format": "float64-le",
+                "clock": "perf_counter", "origin": self._imports.t0}
+
     def _recorder_version(self) -> str:
         mod = sys.modules.get("recorder")
         return str(getattr(mod, "__version__", "unknown"))
@@ -1345,9 +1508,15 @@ class CodeTracerWriter:
     def _write_metadata(self, complete: bool) -> None:
         if _getpid() != self._main.pid:
             return  # a forked child: the metadata is the parent's (as its data files are)
+        with self._meta_lock:  # threads noting gaps, and close(), write the same file
+            if complete or not self._closed:  # never an interim version after the final
+                self._write_metadata_locked(complete)
+
+    def _write_metadata_locked(self, complete: bool) -> None:
         with self._lock:
             others = list(self._ended_threads)
             others += [st.describe() for st in self._streams.values() if not st.main]
+            gaps = [dict(g) for g in self._gaps]
         threads = [self._main.describe()] + sorted(others, key=lambda t: t["serial"] or 0)
         impl = sys.implementation
         data: Dict[str, Any] = {
@@ -1363,10 +1532,12 @@ class CodeTracerWriter:
             "start_time": self.start_time,
             "end_time": self.end_time,
             "process_exit_status": self._exit_record(),
-            "complete": complete and not any(t.get("cut") for t in threads),
+            "complete": complete and not gaps and not any(t.get("cut") for t in threads),
+            "gaps": gaps,
             "threads": threads,
             "imports": {"file": IMPORTS_FILE if self._imports.count else None,
                         "count": self._imports.count},
+            "timing": self._timing_metadata(),
         }
         data["steps"] = self.steps or "on"
         if self.limits_on:

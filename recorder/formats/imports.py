@@ -38,7 +38,8 @@ class ImportLog:
     def __init__(self, out_dir: str, modes: Optional[FileModes] = None) -> None:
         self.path = os.path.join(out_dir, FILE_NAME)
         self._modes = modes or FileModes()
-        self._t0 = time.perf_counter()  # the clock of ImportInfo.start/end
+        #: the clock of ImportInfo.start/end, and the origin of the trace's time stamps
+        self.t0 = time.perf_counter()
         self._fd: Optional[int] = None
         self._pending: List[str] = []
         self._size = 0  # bytes in the file, all whole lines
@@ -58,7 +59,7 @@ class ImportLog:
             "origin": info.origin,
             "thread": thread_serial,
             "depth": info.depth,
-            "start": round(info.start - self._t0, 6),
+            "start": round(info.start - self.t0, 6),
             "duration": None if info.end is None else round(info.end - info.start, 6),
             "ok": info.ok,
             "error": error,

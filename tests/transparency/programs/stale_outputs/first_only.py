@@ -1,0 +1,5 @@
+"""Imported only by the first recording of stale.py."""
+
+
+def work():
+    return 42

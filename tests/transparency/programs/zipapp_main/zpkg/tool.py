@@ -1,0 +1,5 @@
+"""A module inside the zip file."""
+
+
+def run(n):
+    return [i * i for i in range(n)]
