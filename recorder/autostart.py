@@ -295,7 +295,8 @@ def _begin(parent: Optional[Tuple[int, str]], started_by: str,
     """Create this process's trace directory, writer and session, and tell children."""
     from recorder.backends import select
     from recorder.filters import load_chain
-    from recorder.formats.codetracer import CodeTracerWriter
+    from recorder.formats.codetracer import CodeTracerWriter, writer_options
+    from recorder.formats.storage import FileModes
     from recorder.session import Session
 
     config, program = _state.config, _state.program
@@ -303,7 +304,7 @@ def _begin(parent: Optional[Tuple[int, str]], started_by: str,
     root = os.path.abspath(config.trace_root)
     try:
         backend = select(config.backend)
-        path = _claim_dir(root, program.name)
+        path = _claim_dir(root, program.name, FileModes(config.file_mode))
     except (RecorderError, OSError) as exc:
         warn("not recording: %s" % (exc,))
         return None
@@ -320,8 +321,8 @@ def _begin(parent: Optional[Tuple[int, str]], started_by: str,
         writer = CodeTracerWriter(path, program=program.display, args=list(sys.argv),
                                   values=config.values, reprs=config.reprs,
                                   backend=backend.name,
-                                  timing=config.timing,
-                                  metadata={"process": process, "parent": link})
+                                  metadata={"process": process, "parent": link},
+                                  **writer_options(config))
         target = _target_package(program)
         chain = load_chain(config, target_package=target) if target is not None else None
         session = Session(writer, config, filters=chain, selection=backend)
@@ -368,15 +369,16 @@ def _target_package(program: "_Program") -> Optional[Tuple[str, str]]:
     return target_package(program.value)
 
 
-def _claim_dir(root: str, name: str) -> str:
+def _claim_dir(root: str, name: str, modes: Any) -> str:
     """``root/<name>-<pid>``, made by this process alone (``-1``, ``-2``... when an earlier
-    process with the same pid, or this one before an exec, already has it)."""
-    os.makedirs(root, exist_ok=True)
+    process with the same pid, or this one before an exec, already has it). Both made with
+    the trace's directory mode (``modes``: a FileModes); an existing root is left as it is."""
+    modes.mkdir(root)
     base = os.path.join(root, "%s-%d" % (name, os.getpid()))
     path = base
     for n in range(1, 10000):
         try:
-            os.mkdir(path)
+            modes.make_dir(path)
             return path
         except FileExistsError:
             path = "%s-%d" % (base, n)

@@ -22,7 +22,7 @@ from recorder import recursion
 from recorder.backends import Selection, select
 from recorder.codes import CodeCatalog
 from recorder.config import Config
-from recorder.errors import RecorderError, SinkError, warn
+from recorder.errors import RecorderError, RecordingStopped, SinkError, warn
 from recorder.events import CallbackSink, Event, Kind, Sink
 from recorder.filters import FilterChain, FilterEngine, load_chain
 from recorder.identity import ModuleResolver
@@ -85,6 +85,12 @@ class Session:
         if hasattr(self.sink, "use_reprs") and getattr(self.sink, "reprs", None) is None:
             # A trace writer made without ``reprs=`` follows the configuration.
             self.sink.use_reprs(config.reprs)  # type: ignore[attr-defined]
+        if hasattr(self.sink, "steps") and getattr(self.sink, "steps") is None:
+            self.sink.steps = config.steps  # type: ignore[attr-defined]
+        #: "on": LINE events; "off": none are asked of the interpreter (a trace writer made
+        #: with ``steps="off"`` asks for that itself).
+        self.steps = getattr(self.sink, "steps", None) or config.steps
+        lines = self.steps == "on"
         #: Why this backend was chosen, in words (also written to trace metadata).
         self.backend_reason = selection.reason
         #: The one module identity resolver of this session: the catalog names code with it,
@@ -109,13 +115,14 @@ class Session:
             self.catalog.on_release(self.sink.release_code)  # type: ignore[attr-defined]
         if hasattr(self.sink, "use_filters"):
             self.sink.use_filters(self.filters)  # type: ignore[attr-defined]
-        self.normaliser = Normaliser(self.sink, self._failed)
+        self.normaliser = Normaliser(self.sink, self._failed, lines=lines)
         self._main_module = _MainModuleWatch(self.normaliser)
         #: ``with session.at_work:`` around recorder code that runs on a program thread
         #: outside a trace callback: nothing it runs is recorded (normalise.AtWork).
         self.at_work = self.normaliser.at_work
         self.import_hook = ImportHook(self.resolver, self.normaliser.imported, self.at_work)
-        self.backend = selection.backend(self.catalog, self.normaliser, wants_frames)
+        self.backend = selection.backend(self.catalog, self.normaliser, wants_frames,
+                                         lines=lines)
         self.active = False
         self.failure: Optional[str] = None
         self._launcher: List[CodeType] = []
@@ -222,6 +229,8 @@ class Session:
             recursion.uninstall()
             try:
                 self.sink.close()
+            except RecordingStopped as exc:  # the disk took the trace but not its end
+                warn("the end of the trace could not be written: %s" % exc)
             except Exception as exc:
                 warn("closing the sink failed: %s: %s" % (type(exc).__name__, exc))
 
@@ -260,7 +269,9 @@ class Session:
         if self.active and raised is not None and _raised_by_a_signal_handler(raised):
             self._main_module.passed_on = raised
             raise raised
-        if isinstance(exc, SinkError) and exc.__cause__ is not None:
+        if isinstance(exc, RecordingStopped):  # a limit reached, a full disk: its own words
+            self._disable(str(exc))
+        elif isinstance(exc, SinkError) and exc.__cause__ is not None:
             cause = exc.__cause__
             self._disable("the sink raised %s: %s" % (type(cause).__name__, cause))
         else:
