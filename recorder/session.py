@@ -226,7 +226,9 @@ class Session:
             self.import_hook.uninstall()  # ends imports still open, while the stream is open
             self.backend.stop()
             self.normaliser.close()
-            recursion.uninstall()
+            # the command line's program may run on (a size limit, a failure): its entry
+            # frames stay hidden until it ends
+            recursion.uninstall(self.entry_frames if self.main_module_end() is None else 0)
             try:
                 self.sink.close()
             except RecordingStopped as exc:  # the disk took the trace but not its end
