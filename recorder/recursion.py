@@ -160,6 +160,8 @@ def entry_cost() -> int:
     runs with ``exec(code, namespace)``, compared with ``python script.py``. Measured, since
     a C-level call such as ``exec`` counts as well on 3.8-3.11."""
     namespace: dict = {}
+    if env.RECURSION_OVERFLOW_STICKY:
+        _noop()  # 3.8: a frame's exit here clears an overflow state left by anything before
     exec(_PROBE, namespace)
     # this function's own frame is not there when the caller runs the program
     return max(real_getrecursionlimit() - _SCRIPT_USES - namespace["free"] - 1, 0)
