@@ -83,6 +83,11 @@ def _reusable(v: Any) -> bool:
     return t is float or t is bool or t is _NoneType or t is complex
 
 
+#: ``_Code.last``'s mark of a container or program object's record, kept with the snapshot
+#: that tells whether a later value would give the same record (ValueEncoder.same)
+_KEPT = object()
+#: Steps a variable whose snapshot never matched is encoded without one
+_RETRY = 4
 _REUSE_INT = 1 << 64
 _REUSE_LEN = 1024
 #: calls and returns between two checks of the time-based flush
@@ -182,8 +187,11 @@ class _Code:
         #: variable name -> (value, its finished Value record) for the last immutable value
         #: seen at a Step: a loop's unchanged locals are written again without encoding
         #: (an identity check; the cache holds the value, so its id cannot be reused).
+        #: A container or program object is kept as (_KEPT, record, snapshot, [hits, skips]):
+        #: its record is written again when ValueEncoder.same says the value now there
+        #: would give it.
         #: ``epoch`` is the count of hidden texts when it was filled (see _locals).
-        self.last: Dict[str, Tuple[Any, str]] = {}
+        self.last: Dict[str, Tuple[Any, ...]] = {}
         #: the same for arguments: name -> (value, Value record, Call argument record)
         self.last_args: Dict[str, Tuple[Any, str, str]] = {}
         self.epoch = 0
@@ -460,6 +468,9 @@ class CodeTracerWriter:
         self._full = values == "full"
         #: the normaliser passes frames only when this is true
         self.wants_frames = values != "none"
+        #: ... and at a LINE event too: only for its locals (``values="args"`` reads the
+        #: arguments at calls alone, so the line callbacks fetch no frame)
+        self.wants_line_frames = values == "full"
         #: where ``frame.f_locals`` is read: arguments at CALL/ATTACH, locals at LINE
         #: (recorder.codes decides per code object how the backend protects cells)
         self.reads_locals = frozenset(
@@ -987,14 +998,22 @@ class CodeTracerWriter:
         try:
             items = frame.f_locals.items()
             enc = st.enc.encode
+            kept = st.enc.encode_kept
             app = st.buf.append
             names = c.vars
             filtered = c.filtered  # module or class body: the user's names only
+            same = st.enc.same
             for name, v in items:
                 hit = last.get(name)
-                if hit is not None and hit[0] is v:
-                    app(hit[1])
-                    continue
+                if hit is not None:
+                    h = hit[0]
+                    if h is v:
+                        app(hit[1])
+                        continue
+                    if h is _KEPT and hit[2] is not None and same(v, hit[2]):
+                        hit[3][0] += 1
+                        app(hit[1])
+                        continue
                 if filtered:
                     if type(name) is not str or (name[:2] == "__" and name[-2:] == "__"):
                         continue
@@ -1006,10 +1025,23 @@ class CodeTracerWriter:
                 if p is None:
                     p = st.var(c, name)
                 if p.__class__ is str:
-                    rec = p + enc(v) + "}}"
+                    tv = type(v)
+                    if not (tv is list or tv is dict or tv is tuple or tv is set):
+                        rec = p + enc(v) + "}}"
+                        if _reusable(v):
+                            last[name] = (v, rec)
+                    elif (hit is not None and hit[0] is _KEPT and hit[3][0] == 0
+                          and hit[3][1] < _RETRY):
+                        # the last snapshot never matched: the value changes at every
+                        # Step, so skip a few snapshots (each costs more than an encoding)
+                        rec = p + enc(v) + "}}"
+                        last[name] = (_KEPT, rec, None, [0, hit[3][1] + 1])
+                    else:
+                        vj, snap = kept(v)
+                        rec = p + vj + "}}"
+                        # no snapshot (a program object, say): try again a few Steps on
+                        last[name] = (_KEPT, rec, snap, [0, 0])
                     app(rec)
-                    if _reusable(v):
-                        last[name] = (v, rec)
                 else:
                     self._hidden_var(st, c, p, v)
         except KeyboardInterrupt:
