@@ -121,6 +121,8 @@ def _metadata(text: str) -> str:
         return text
     for key in _VOLATILE_METADATA:
         data.pop(key, None)
+    if isinstance(data.get("timing"), dict):
+        data["timing"].pop("origin", None)  # the clock's reading at the start
     for thread in data.get("threads", []) or []:
         thread.pop("ident", None)
     if isinstance(data.get("thread"), dict):
