@@ -563,6 +563,7 @@ class ValueEncoder:
         self._int_tail = ""
         self._str_tail = ""
         self._float_tail = ""
+        self._pair_tail = ""  # '],"type_id":N}' ending a dict item's Tuple record
         self._true = ""
         self._false = ""
         #: Filters (recorder/filters.py): ``name -> 0 allow | 1 redact | 2 drop`` for
@@ -1301,7 +1302,10 @@ class ValueEncoder:
         memo = self._memo
         try:
             if c.shape == _DICT:
-                pair = ',"type_id":%d}' % self.types.get(TypeKind.TUPLE, "tuple")
+                pair = self._pair_tail
+                if not pair:
+                    pair = self._pair_tail = (
+                        '],"type_id":%d}' % self.types.get(TypeKind.TUPLE, "tuple"))
                 filtered = self.attr_action is not None
                 attr_memo = self._attr_memo
                 for k, v in c.iterate(obj):
@@ -1334,7 +1338,7 @@ class ValueEncoder:
                         vr = enc(v, depth)
                     else:
                         self._budget -= 1
-                    parts.append('{"kind":"Tuple","elements":[' + kr + "," + vr + "]" + pair)
+                    parts.append('{"kind":"Tuple","elements":[' + kr + "," + vr + pair)
                     n += 1
             elif c.fields is not None and self.attr_action is not None:
                 fields = c.fields
