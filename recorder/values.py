@@ -792,7 +792,10 @@ class ValueEncoder:
                 keep.append(x)
         finally:
             path.pop()
-        return (kind, t, length, ex, n, limit, tuple(map(id, elems)), tuple(keep), tuple(subs))
+        ids = tuple(map(id, elems))
+        # a dict's key ids and value ids apart, for the check without nested containers
+        split = (ids[:limit], ids[limit:]) if kind == _N_DICT else None
+        return (kind, t, length, ex, n, limit, ids, tuple(keep), tuple(subs), split)
 
     def _bool(self, obj: bool) -> str:
         if not self._true:
@@ -1498,17 +1501,19 @@ def _same(o: Any, node: Any) -> bool:
     kind = node[0]
     if kind == _N_LEN:
         return node[2](o) == node[3]
-    _, _, length, ex, n, limit, ids, _, subs = node
+    _, _, length, ex, n, limit, ids, _, subs, _ = node
     if length(o) != n:
         return False
     if kind == _N_DICT:
         # through dict's own views: a subclass may override __iter__
+        # (values first: what changes most often)
         if not subs:
+            kids, vids = node[9]
             if n == limit:
-                return (tuple(map(id, _dict_keys(o))) == ids[:n]
-                        and tuple(map(id, _dict_values(o))) == ids[n:])
-            return (tuple(map(id, _islice(_dict_keys(o), limit))) == ids[:limit]
-                    and tuple(map(id, _islice(_dict_values(o), limit))) == ids[limit:])
+                return (tuple(map(id, _dict_values(o))) == vids
+                        and tuple(map(id, _dict_keys(o))) == kids)
+            return (tuple(map(id, _islice(_dict_values(o), limit))) == vids
+                    and tuple(map(id, _islice(_dict_keys(o), limit))) == kids)
         elems = tuple(_islice(_dict_keys(o), limit)) + tuple(_islice(_dict_values(o), limit))
     elif not subs:
         if n == limit:
