@@ -88,6 +88,8 @@ def _reusable(v: Any) -> bool:
 _KEPT = object()
 #: Steps a variable whose snapshot never matched is encoded without one
 _RETRY = 4
+#: ... and one whose snapshot could not be taken
+_NO_SNAPSHOT = 64
 _REUSE_INT = 1 << 64
 _REUSE_LEN = 1024
 #: calls and returns between two checks of the time-based flush
@@ -187,7 +189,7 @@ class _Code:
         #: variable name -> (value, its finished Value record) for the last immutable value
         #: seen at a Step: a loop's unchanged locals are written again without encoding
         #: (an identity check; the cache holds the value, so its id cannot be reused).
-        #: A container or program object is kept as (_KEPT, record, snapshot, [hits, skips]):
+        #: A container is kept as (_KEPT, record, snapshot or None, [hits, snapshots to skip]):
         #: its record is written again when ValueEncoder.same says the value now there
         #: would give it.
         #: ``epoch`` is the count of hidden texts when it was filled (see _locals).
@@ -998,11 +1000,9 @@ class CodeTracerWriter:
         try:
             items = frame.f_locals.items()
             enc = st.enc.encode
-            kept = st.enc.encode_kept
             app = st.buf.append
             names = c.vars
             filtered = c.filtered  # module or class body: the user's names only
-            same = st.enc.same
             for name, v in items:
                 hit = last.get(name)
                 if hit is not None:
@@ -1010,7 +1010,7 @@ class CodeTracerWriter:
                     if h is v:
                         app(hit[1])
                         continue
-                    if h is _KEPT and hit[2] is not None and same(v, hit[2]):
+                    if h is _KEPT and hit[2] is not None and st.enc.same(v, hit[2]):
                         hit[3][0] += 1
                         app(hit[1])
                         continue
@@ -1030,17 +1030,22 @@ class CodeTracerWriter:
                         rec = p + enc(v) + "}}"
                         if _reusable(v):
                             last[name] = (v, rec)
-                    elif (hit is not None and hit[0] is _KEPT and hit[3][0] == 0
-                          and hit[3][1] < _RETRY):
-                        # the last snapshot never matched: the value changes at every
-                        # Step, so skip a few snapshots (each costs more than an encoding)
-                        rec = p + enc(v) + "}}"
-                        last[name] = (_KEPT, rec, None, [0, hit[3][1] + 1])
                     else:
-                        vj, snap = kept(v)
-                        rec = p + vj + "}}"
-                        # no snapshot (a program object, say): try again a few Steps on
-                        last[name] = (_KEPT, rec, snap, [0, 0])
+                        state = hit[3] if hit is not None and hit[0] is _KEPT else None
+                        if state is not None and state[0] == 0 and (
+                                state[1] > 0 or hit[2] is not None):  # type: ignore[index]
+                            # the last snapshot never matched (the value changes at every
+                            # Step) or none could be taken: skip a few (each costs more
+                            # than an encoding)
+                            rec = p + enc(v) + "}}"
+                            last[name] = (_KEPT, rec, None,
+                                          [0, state[1] - 1 if state[1] > 0 else _RETRY])
+                        else:
+                            vj, snap = st.enc.encode_kept(v)
+                            rec = p + vj + "}}"
+                            # no snapshot (it holds program objects, say): a long pause
+                            last[name] = (_KEPT, rec, snap,
+                                          [0, 0 if snap is not None else _NO_SNAPSHOT])
                     app(rec)
                 else:
                     self._hidden_var(st, c, p, v)
