@@ -1028,8 +1028,10 @@ class CodeTracerWriter:
                     tv = type(v)
                     if not (tv is list or tv is dict or tv is tuple or tv is set):
                         rec = p + enc(v) + "}}"
+                        app(rec)
                         if _reusable(v):
                             last[name] = (v, rec)
+                        continue
                     else:
                         state = hit[3] if hit is not None and hit[0] is _KEPT else None
                         if state is not None and state[0] == 0 and (
