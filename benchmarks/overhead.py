@@ -14,6 +14,8 @@ Step):
   trace         full recording: the CodeTracer trace writer with ``values="full"`` (the
                 CLI's default), streaming to a temporary directory
   trace-none    the same with ``values="none"``
+  trace-steps-off  ``values="full"`` with ``steps="off"``: calls, returns, exceptions and I/O,
+                no line events asked of the interpreter (not in the default --modes)
   trace-notime  ``trace`` without the call/return time stamps (``timing=False``), to
                 price them (docs/trace-format.md, "Time")
 Reported: the median of --repeat runs of the workload's wall time (start-up excluded; its
@@ -56,12 +58,13 @@ elif mode in ("null-sink", "events", "null-sink-settrace"):
         def close(self): pass
     backend = "settrace" if mode.endswith("settrace") else None
     recorder.install(Null() if mode.startswith("null") else (lambda e: None), backend=backend)
-elif mode in ("trace", "trace-none", "trace-notime"):
+elif mode in ("trace", "trace-none", "trace-steps-off", "trace-notime"):
     import recorder, tempfile
     from recorder.formats import CodeTracerWriter
     out = tempfile.mkdtemp()
     values = "none" if mode == "trace-none" else "full"
-    recorder.install(CodeTracerWriter(out, program="workloads", values=values,
+    steps = "off" if mode == "trace-steps-off" else "on"
+    recorder.install(CodeTracerWriter(out, program="workloads", values=values, steps=steps,
                                       timing=mode != "trace-notime"), values=values)
 clock = getattr(time, %(clock)r)
 t0 = clock()
@@ -109,7 +112,7 @@ def main() -> None:
                              "machine (the writer's file writes still count, as system time)")
     args = parser.parse_args()
     modes = args.modes.split(",")
-    sized = [m for m in modes if m in ("trace", "trace-none")]
+    sized = [m for m in modes if m.startswith("trace")]
     print("| python | " + " | ".join(m for m in modes if m != "bare") + " | bare s | "
           + "".join("%s bytes/record | " % m for m in sized))
     print("|---" * (len(modes) + len(sized)) + "|---|")

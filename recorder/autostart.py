@@ -175,7 +175,8 @@ def _go(via: str) -> Optional[str]:
 
 
 def guard_endings(session: Any, trace_dir: str, target: Any = None,
-                  report: Optional[Callable[[], Any]] = None) -> None:
+                  report: Optional[Callable[[], Any]] = None,
+                  host: Optional[FrameType] = None) -> None:
     """Give a session the CLI started the same end-of-process hooks as the auto-start's:
     ``os._exit``, ``os.exec*`` and SIGTERM close its trace first (docs/cli.md), then call
     ``report`` (the end-of-run line). The CLI finishes a normal end itself through
@@ -193,7 +194,9 @@ def guard_endings(session: Any, trace_dir: str, target: Any = None,
     _state.pid = os.getpid()
     _state.status = None
     _state.report = report
-    _state.host = sys._getframe(1)
+    # the frame that calls the program (default: the caller): it and the frames below it
+    # are not "inside the recorder" for the SIGTERM handler
+    _state.host = host if host is not None else sys._getframe(1)
     _state.by_cli = True
     session.on_fork = _release_in_child
     config = getattr(session, "config", None)
@@ -292,7 +295,8 @@ def _begin(parent: Optional[Tuple[int, str]], started_by: str,
     """Create this process's trace directory, writer and session, and tell children."""
     from recorder.backends import select
     from recorder.filters import load_chain
-    from recorder.formats.codetracer import CodeTracerWriter
+    from recorder.formats.codetracer import CodeTracerWriter, writer_options
+    from recorder.formats.storage import FileModes
     from recorder.session import Session
 
     config, program = _state.config, _state.program
@@ -300,7 +304,7 @@ def _begin(parent: Optional[Tuple[int, str]], started_by: str,
     root = os.path.abspath(config.trace_root)
     try:
         backend = select(config.backend)
-        path = _claim_dir(root, program.name)
+        path = _claim_dir(root, program.name, FileModes(config.file_mode))
     except (RecorderError, OSError) as exc:
         warn("not recording: %s" % (exc,))
         return None
@@ -317,8 +321,8 @@ def _begin(parent: Optional[Tuple[int, str]], started_by: str,
         writer = CodeTracerWriter(path, program=program.display, args=list(sys.argv),
                                   values=config.values, reprs=config.reprs,
                                   backend=backend.name,
-                                  timing=config.timing,
-                                  metadata={"process": process, "parent": link})
+                                  metadata={"process": process, "parent": link},
+                                  **writer_options(config))
         target = _target_package(program)
         chain = load_chain(config, target_package=target) if target is not None else None
         session = Session(writer, config, filters=chain, selection=backend)
@@ -365,15 +369,16 @@ def _target_package(program: "_Program") -> Optional[Tuple[str, str]]:
     return target_package(program.value)
 
 
-def _claim_dir(root: str, name: str) -> str:
+def _claim_dir(root: str, name: str, modes: Any) -> str:
     """``root/<name>-<pid>``, made by this process alone (``-1``, ``-2``... when an earlier
-    process with the same pid, or this one before an exec, already has it)."""
-    os.makedirs(root, exist_ok=True)
+    process with the same pid, or this one before an exec, already has it). Both made with
+    the trace's directory mode (``modes``: a FileModes); an existing root is left as it is."""
+    modes.mkdir(root)
     base = os.path.join(root, "%s-%d" % (name, os.getpid()))
     path = base
     for n in range(1, 10000):
         try:
-            os.mkdir(path)
+            modes.make_dir(path)
             return path
         except FileExistsError:
             path = "%s-%d" % (base, n)

@@ -30,7 +30,8 @@ EXIT_USAGE = 2
 _HERE = os.path.dirname(os.path.abspath(__file__))
 #: Options that take a value (for splitting the command line at the target).
 _VALUE_OPTIONS = {"-o", "--out-dir", "--backend", "--values", "--reprs", "--filter",
-                  "--include", "--exclude", "--repair"}
+                  "--include", "--exclude", "--repair", "--steps", "--max-size",
+                  "--max-records", "--file-mode"}
 #: The target options, which end the recorder's options as in python: -m MODULE, -c CODE.
 _TARGET_OPTIONS = {"-m": "module", "-c": "command"}
 _USAGE = ("python -m recorder [options] (script.py | dir | app.pyz | -m module | -c code | -) "
@@ -40,7 +41,7 @@ _USAGE = ("python -m recorder [options] (script.py | dir | app.pyz | -m module |
 def _parser() -> argparse.ArgumentParser:
     from recorder import __version__
     from recorder.backends import CHOICES
-    from recorder.config import REPRS_MODES
+    from recorder.config import REPRS_MODES, STEPS_MODES
     from recorder.formats.codetracer import DEFAULT_VALUES, VALUES_MODES
 
     parser = argparse.ArgumentParser(
@@ -68,6 +69,22 @@ def _parser() -> argparse.ArgumentParser:
                         dest="filters",
                         help="a TOML filter file, applied after RECORDER_FILTER's and the "
                              "project's [tool.recorder] (repeatable; docs/filters.md)")
+    parser.add_argument("--steps", choices=STEPS_MODES, default=None,
+                        help="on (the default: a Step for every line run) or off (calls, "
+                             "returns, exceptions and I/O only, for long runs), or "
+                             "RECORDER_STEPS")
+    parser.add_argument("--max-size", type=_size_argument, default=None, metavar="SIZE",
+                        help="stop recording (the program runs on) once the trace holds SIZE "
+                             "bytes: 1024, 500K, 500M, 2G, 1.5GB (K, M, G are powers of 1024; "
+                             "none: no limit), or RECORDER_MAX_SIZE")
+    parser.add_argument("--max-records", type=_count_argument, default=None, metavar="N",
+                        help="stop recording (the program runs on) once the trace holds N "
+                             "records, or RECORDER_MAX_RECORDS")
+    parser.add_argument("--file-mode", type=_file_mode_argument, default=None,
+                        metavar="MODE",
+                        help="who may read the trace: private (the default: files 0600, "
+                             "directories 0700), umask (as the umask allows), or an octal "
+                             "mode such as 0640; or RECORDER_FILE_MODE")
     scope = parser.add_argument_group(
         "scope", "what is recorded (default: the program's own code; the standard library "
                  "and installed third-party packages are skipped). These apply after every "
@@ -95,6 +112,38 @@ def _parser() -> argparse.ArgumentParser:
                         version="recorder %s (Python %d.%d.%d)" % ((__version__,)
                                                                    + sys.version_info[:3]))
     return parser
+
+
+def _typed_argument(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse ``type``: ``parse``'s ValueError becomes argparse's one-line error
+    (``argument --max-size: invalid size '12XB' (...)``). ``None`` (the word ``none``) is
+    kept apart from "not given" so that it overrides the variable."""
+    def convert(text: str) -> Any:
+        try:
+            value = parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return _NO_LIMIT if value is None else value
+    return convert
+
+
+#: ``--max-size none``: no limit, whatever RECORDER_MAX_SIZE says
+_NO_LIMIT = "none"
+
+
+def _size_argument(text: str) -> Any:
+    from recorder.config import parse_size
+    return _typed_argument(parse_size)(text)
+
+
+def _count_argument(text: str) -> Any:
+    from recorder.config import parse_count
+    return _typed_argument(parse_count)(text)
+
+
+def _file_mode_argument(text: str) -> Any:
+    from recorder.config import parse_file_mode
+    return _typed_argument(parse_file_mode)(text)
 
 
 def split_command_line(argv: Sequence[str]) -> Tuple[List[str], Optional[Target], List[str]]:
@@ -254,7 +303,7 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
     exit status (or raise the program's SystemExit, or die by SIGINT)."""
     import recorder
     from recorder.filters import load_chain, scope_flag_selector
-    from recorder.formats.codetracer import CodeTracerWriter, TraceDirError
+    from recorder.formats.codetracer import CodeTracerWriter, TraceDirError, writer_options
     from recorder.session import Session
 
     if argv and argv[0] in SUBCOMMANDS:  # summary, calls, ...: a program is ./summary
@@ -277,7 +326,11 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
                                             ("reprs", namespace.reprs),
                                             ("out_dir", namespace.out_dir),
                                             ("record_all", namespace.record_all),
-                                            ("report", namespace.report))
+                                            ("report", namespace.report),
+                                            ("steps", namespace.steps),
+                                            ("max_size", namespace.max_size),
+                                            ("max_records", namespace.max_records),
+                                            ("file_mode", namespace.file_mode))
             if value is not None}).with_options(filters=namespace.filters,
                                                 include=namespace.include,
                                                 exclude=namespace.exclude).validate()
@@ -295,16 +348,16 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
         writer = CodeTracerWriter(config.out_dir, program=program.display,
                                   args=program.argv, values=config.values,
                                   reprs=config.reprs, backend=backend.name,
-                                  timing=config.timing,
                                   toplevel_path=program.toplevel_path,
                                   metadata={"process": {"pid": os.getpid(),
                                                         "ppid": os.getppid(),
                                                         "started_by": "cli",
                                                         "trace_root": None},
                                             "parent": None if parent is None else
-                                            {"pid": parent[0], "trace_dir": parent[1]}})
+                                            {"pid": parent[0], "trace_dir": parent[1]}},
+                                  **writer_options(config))
     except (TraceDirError, OSError) as exc:
-        raise UsageError(str(exc))
+        raise UsageError("%s: %s" % (_out_dir_source(namespace), exc))
     program.install()
 
     try:
@@ -319,9 +372,10 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
 
     status: Any = 0
     # the frames between here and the program's own, hidden while recording (recursion.py);
-    # the program runs two frames above this one: not from here, but from Run's caller
-    # (this generator's frame and Run.__enter__ are off the stack by then)
-    session.entry_frames = max(recursion.entry_cost() - 2, 0)
+    # the program runs from Run's caller, not from here: this generator's frame, the
+    # next() that resumes it and Run.__enter__ are off the stack by then
+    above = 3 if env.C_CALLS_TAKE_RECURSION_DEPTH else 2
+    session.entry_frames = max(recursion.entry_cost() - above, 0)
     restore = capture_output(writer, on_failure=session._failed, at_work=session.at_work)
     report = EndOfRun(writer, session.filters, config)
     # the end-of-run line, when stderr is a terminal (or --report), but never --quiet
@@ -333,8 +387,10 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
     # os._exit, os.exec* and SIGTERM finish the trace too (the auto-start's hooks), and
     # print the end-of-run line after it
     with session.at_work:  # its hooks and os.environ's code are not the program's
+        # host: Run's caller, whose frame calls the program (this generator runs under
+        # Run.__enter__, off the stack while the program runs)
         autostart.guard_endings(session, writer.out_dir, target,
-                               report.print if printing else None)
+                               report.print if printing else None, host=sys._getframe(2))
     report.started = time.monotonic()
     try:
         yield program.run  # Run's caller runs it: no frame of ours in between (docs/cli.md)
@@ -361,6 +417,13 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
     if status == 130:
         _die_by_sigint()
     return status  # Python flushes (or finds closed, or None) the program's stdout at exit
+
+
+def _out_dir_source(namespace: argparse.Namespace) -> str:
+    """Where the trace directory came from, for an error naming it."""
+    if namespace.out_dir is not None:
+        return "argument -o/--out-dir"
+    return "RECORDER_OUT_DIR" if os.environ.get("RECORDER_OUT_DIR") else "the default -o"
 
 
 def repair(out_dir: str) -> int:

@@ -20,6 +20,13 @@ VALUES_MODES = ("none", "args", "full")
 #: state. ``program``: the program's own ``__repr__`` (and exceptions' ``__str__``) run too.
 REPRS_MODES = ("builtin", "program")
 LOG_LEVELS = ("warning", "debug")
+#: ``on``: a Step for every line run; ``off``: calls, returns, exceptions and I/O only (each
+#: Call keeps its Step at the function's first line), for long runs (docs/trace-format.md).
+STEPS_MODES = ("on", "off")
+
+#: ``private``: files 0600, directories 0700 (only the user who records can read the trace).
+DEFAULT_FILE_MODE = "private"
+_NAMED_FILE_MODES = ("private", "umask")
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
@@ -33,15 +40,16 @@ class Config:
 
     #: The option names, in order (``updated`` accepts exactly these).
     FIELDS = ("backend", "out_dir", "values", "reprs", "filters", "trace_stdlib", "include",
-              "exclude", "record_all", "report", "log", "trace_root", "parent",
-              "timing")
+              "exclude", "record_all", "report", "log", "trace_root", "parent", "steps",
+              "max_size", "max_records", "file_mode", "timing")
 
     def __init__(self, backend: str = "auto", out_dir: str = "trace-out", values: str = "full",
                  reprs: str = "builtin", filters: Any = None, trace_stdlib: bool = False,
                  include: Any = None, exclude: Any = None, record_all: bool = False,
                  report: Optional[bool] = None, log: str = "warning",
                  trace_root: Optional[str] = None, parent: Optional[str] = None,
-                 timing: bool = True) -> None:
+                 steps: str = "on", max_size: Any = None, max_records: Any = None,
+                 file_mode: str = DEFAULT_FILE_MODE, timing: bool = True) -> None:
         #: "auto" (sys.monitoring on 3.12+, settrace below), "monitoring" or "settrace".
         self.backend = backend
         #: The trace directory (CLI ``-o``); relative to the working directory.
@@ -72,6 +80,16 @@ class Config:
         #: ``RECORDER_PARENT``, set by the recorder for child processes: ``"<pid>:<trace
         #: dir>"`` of the nearest recorded ancestor (the parent link in a child's metadata).
         self.parent = parent
+        #: "on" (a Step per line) or "off" (calls, returns, exceptions and I/O only).
+        self.steps = steps
+        #: Stop recording once the trace's event files hold this many bytes (None: no limit);
+        #: ``"500M"``-style text is accepted (:func:`parse_size`).
+        self.max_size: Optional[int] = _limit("max_size", max_size, parse_size)
+        #: Stop recording once this many records are written (None: no limit).
+        self.max_records: Optional[int] = _limit("max_records", max_records, parse_count)
+        #: Permissions of the trace: "private" (0600/0700), "umask", or an octal file mode
+        #: (recorder/formats/storage.py).
+        self.file_mode = _file_mode("file_mode", file_mode)
         #: Stamp every call and return with the time (the trace writer's ``trace_times.bin``,
         #: docs/trace-format.md "Time"): a few percent on code made of tiny calls.
         self.timing = timing
@@ -102,6 +120,13 @@ class Config:
         _choice(source or "values", self.values, VALUES_MODES)
         _choice(source or "reprs", self.reprs, REPRS_MODES)
         _choice(source or "log", self.log, LOG_LEVELS)
+        _choice(source or "steps", self.steps, STEPS_MODES)
+        for name in ("max_size", "max_records"):
+            value = getattr(self, name)
+            if value is not None and (type(value) is not int or value < 1):
+                raise ConfigError("%s=%r: give a number of at least 1, or None for no limit"
+                                  % (source or name, value))
+        _file_mode(source or "file_mode", self.file_mode)
         if not isinstance(self.out_dir, str) or not self.out_dir:
             raise ConfigError("%s: the trace directory must be a non-empty path"
                               % (source or "out_dir"))
@@ -182,6 +207,116 @@ class Config:
     def parent_link(self) -> Optional[Tuple[int, str]]:
         """``parent`` as (pid, trace directory), or None."""
         return None if self.parent is None else _parent_link("parent", self.parent)
+
+
+#: Size units (case-insensitive, with or without B / iB): powers of 1024, as ``ls -h`` and
+#: ``du -h`` show sizes.
+_SIZE_UNITS = {"": 1, "b": 1}
+for _power, _letter in enumerate("kmgtp", 1):
+    for _suffix in ("", "b", "ib"):
+        _SIZE_UNITS[_letter + _suffix] = 1 << (10 * _power)
+del _power, _letter, _suffix
+_NO_LIMIT = ("none", "")
+SIZE_HINT = "use e.g. 500M, 2G, 1.5GB, or a number of bytes; none for no limit"
+
+
+def parse_size(text: Any) -> Optional[int]:
+    """A size in bytes from ``1024``, ``500K``, ``500M``, ``2G``, ``1.5GB``, ``1GiB``
+    (K/M/G/T/P are powers of 1024; a fraction is rounded down to whole bytes); ``none`` (or
+    empty) is no limit (None). ``ValueError("invalid size '12XB' (...)")`` otherwise."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        if text < 1:
+            raise ValueError("invalid size %r: at least 1 byte (%s)" % (text, SIZE_HINT))
+        return text
+    raw = text.strip().lower() if isinstance(text, str) else None
+    if raw is None:
+        raise ValueError("invalid size %r (%s)" % (text, SIZE_HINT))
+    if raw in _NO_LIMIT:
+        return None
+    end = len(raw)
+    while end and raw[end - 1].isalpha():
+        end -= 1
+    number, unit = raw[:end].strip(), raw[end:]
+    digits = number.replace(".", "", 1)
+    if unit not in _SIZE_UNITS or not digits.isdigit() or not digits.isascii():
+        raise ValueError("invalid size %r (%s)" % (text, SIZE_HINT))
+    scale = _SIZE_UNITS[unit]
+    if "." in number:
+        whole, _, fraction = number.partition(".")
+        size = int(whole or "0") * scale + int(fraction or "0") * scale // 10 ** len(fraction)
+    else:
+        size = int(number) * scale
+    if size < 1:
+        raise ValueError("invalid size %r: at least 1 byte (%s)" % (text, SIZE_HINT))
+    return size
+
+
+def parse_count(text: Any) -> Optional[int]:
+    """A number of records (``1000000``, ``1_000_000``), at least 1; ``none`` (or empty) is no
+    limit (None)."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        value = text
+    else:
+        raw = text.strip().lower() if isinstance(text, str) else None
+        if raw is not None and raw in _NO_LIMIT:
+            return None
+        digits = None if raw is None else raw.replace("_", "")
+        if not digits or not digits.isdigit() or not digits.isascii():
+            raise ValueError("invalid number %r (give a whole number such as 1000000, or "
+                             "none)" % (text,))
+        value = int(digits)
+    if value < 1:
+        raise ValueError("invalid number %r: at least 1 (or none for no limit)" % (text,))
+    return value
+
+
+def parse_file_mode(text: Any) -> str:
+    """``private``, ``umask`` or an octal file mode such as ``0640``/``644``, normalised
+    (``0644``); ``ValueError`` with one sentence saying what is accepted."""
+    raw = text.strip().lower() if isinstance(text, str) else text
+    if raw in _NAMED_FILE_MODES:
+        return raw
+    if isinstance(raw, str) and raw[:2] == "0o":
+        raw = raw[2:]
+    try:
+        if not isinstance(raw, str) or not raw or not all(c in "01234567" for c in raw):
+            raise ValueError
+        mode = int(raw, 8)
+    except ValueError:
+        raise ValueError("invalid file mode %r (use private, umask, or an octal mode such as "
+                         "0640)" % (text,)) from None
+    if mode > 0o777:
+        raise ValueError("invalid file mode %r: only permission bits (at most 0777)" % (text,))
+    if mode & 0o600 != 0o600:
+        raise ValueError("invalid file mode %r: the owner must be able to read and write "
+                         "(0600 at least)" % (text,))
+    return "%04o" % mode
+
+
+def _limit(name: str, value: Any, parse: Any) -> Optional[int]:
+    if value is None:
+        return None
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise ConfigError("%s: %s" % (name, exc)) from None
+
+
+def _parse_limit(parse: Any) -> Any:
+    def parse_variable(name: str, raw: str) -> Optional[int]:
+        return _limit(name, raw, parse)
+    return parse_variable
+
+
+def _file_mode(name: str, value: Any) -> str:
+    try:
+        return parse_file_mode(value)
+    except ValueError as exc:
+        raise ConfigError("%s: %s" % (name, exc)) from None
+
+
+def _parse_file_mode(name: str, raw: str) -> str:
+    return _file_mode(name, raw.strip() or DEFAULT_FILE_MODE)
 
 
 def _filter_paths(value: Any) -> List[str]:
@@ -294,5 +429,9 @@ ENV_VARIABLES: Dict[str, Tuple[str, Any]] = {
     "RECORDER_LOG": ("log", _parse_choice(LOG_LEVELS)),
     "RECORDER_TRACE": ("trace_root", _parse_trace_root),
     "RECORDER_PARENT": ("parent", _parse_parent),
+    "RECORDER_STEPS": ("steps", _parse_choice(STEPS_MODES)),
+    "RECORDER_MAX_SIZE": ("max_size", _parse_limit(parse_size)),
+    "RECORDER_MAX_RECORDS": ("max_records", _parse_limit(parse_count)),
+    "RECORDER_FILE_MODE": ("file_mode", _parse_file_mode),
     "RECORDER_TIMING": ("timing", _parse_bool),
 }

@@ -119,3 +119,8 @@ F_LOCALS_IS_PROXY: bool = PYVERSION >= (3, 13)
 #: can a function standing in for another (the stream hooks of recorder/capture.py) keep its
 #: own frame out of the traceback of an exception it passes on.
 RERAISE_USES_TRACEBACK_ATTRIBUTE: bool = PYVERSION >= (3, 11)
+
+#: 3.9-3.11: a call of a C function through vectorcall (``next()``, a builtin) takes one
+#: level of the recursion limit, as a Python frame does; 3.8 did not count it, and 3.12+
+#: counts C recursion apart from the Python limit.
+C_CALLS_TAKE_RECURSION_DEPTH: bool = (3, 9) <= PYVERSION < (3, 12)

@@ -24,6 +24,12 @@ class SinkError(RecorderError):
     """A user's sink callback raised; ``__cause__`` is what it raised."""
 
 
+class RecordingStopped(RecorderError):
+    """The trace writer stopped recording on purpose: a limit was reached (``--max-size``,
+    ``--max-records``) or a write failed (a full disk). The trace is closed as far as the
+    disk allows and its metadata says why; the message is the session's one warning line."""
+
+
 class UsageError(RecorderError):
     """Bad command-line input (``python -m recorder``): printed as one line, exit status 2,
     before the program starts."""

@@ -154,6 +154,11 @@ class AtWork:
         if ts is None:
             ts = self._adopted.get(ident)
         if ts is not None:
+            if ts.backlog:  # events still waiting for room (recursion limit) are the
+                try:        # program's: delivered before the placeholder hides the thread
+                    ts.rules.drain()
+                except BaseException:
+                    pass
             ts.stack.append([AT_WORK, None, AT_WORK, None, None])
         else:
             self._waiting[ident] = self._waiting.get(ident, 0) + 1
@@ -223,6 +228,18 @@ def _unwrap_async_value(value: Any) -> Any:
     return value
 
 
+def _raise_line(code: CodeType, offset: Any, frame: Optional[FrameType]) -> Optional[int]:
+    """Where an exception was raised, without LINE events: the frame's line (settrace passes
+    the frame), else the line of the bytecode offset (sys.monitoring passes the offset)."""
+    if frame is not None:
+        return frame.f_lineno
+    if offset is not None and hasattr(code, "co_lines"):
+        for start, end, line in code.co_lines():
+            if start <= offset < end:
+                return line
+    return None
+
+
 class Normaliser:
     """Per-thread shadow stacks and the shared rules; feeds one :class:`Sink`.
 
@@ -234,9 +251,13 @@ class Normaliser:
     (``recursion.recover``).
     """
 
-    def __init__(self, sink: Sink, on_error: Callable[[BaseException], None]) -> None:
+    def __init__(self, sink: Sink, on_error: Callable[[BaseException], None],
+                 lines: bool = True) -> None:
         self._sink = sink
         self._on_error = on_error
+        #: False: the backend reports no LINE events (``--steps off``); a RAISE then takes
+        #: its line from the frame or the bytecode offset (:func:`_raise_line`)
+        self.lines = lines
         self._threads: Dict[int, ThreadState] = {}
         # Threads found running at start from another thread: their end sentinel can only
         # be planted from their own thread, which happens at their first event.
@@ -475,6 +496,7 @@ class Normaliser:
         # 3.8 only: what clears the thread's overflow state after a RecursionError
         recover = recursion.recover if env.RECURSION_OVERFLOW_STICKY else None
         at_work = AT_WORK
+        lines_on = self.lines
 
         def drain() -> None:
             """Run the waiting work, oldest first, until a piece still has no room (it stays
@@ -777,7 +799,10 @@ class Normaliser:
                     act = stack[-1]
                     depth = len(stack)
                     info = act[1]
-                    line = info.firstlineno if act[4] is None else act[4]
+                    if lines_on:
+                        line = info.firstlineno if act[4] is None else act[4]
+                    else:  # may find no room: before the change, so raise_ waits whole
+                        line = _raise_line(code, offset, frame) or info.firstlineno
                     act[2] = act[3] = exc
                     try:
                         emit(RAISE, ts, info, line, exc, depth, frame)

@@ -112,16 +112,22 @@ def install(entry_cost: int = 0) -> None:
     sys.setrecursionlimit = setrecursionlimit
 
 
-def uninstall() -> None:
-    """Give the program its limit back as the real one, and the builtins back."""
+def uninstall(keep: int = 0) -> None:
+    """Give the program its limit back as the real one, and the builtins back. ``keep``:
+    frames of an entry point still below the running program (recording stopped while the
+    command line's program runs on: a size limit, a failure): they stay hidden, with the
+    functions that show the program's own number."""
     with _lock:
         visible = _State.visible
         if visible is None:
             return
         try:
-            real_setrecursionlimit(visible)
+            real_setrecursionlimit(visible + max(keep, 0))
         except RecursionError:
             return  # stopped deeper than the program's own limit: keep the offset meanwhile
+        if keep > 0:
+            _State.offset = keep
+            return
         _State.offset, _State.visible = 0, None
     if sys.getrecursionlimit is getrecursionlimit:
         sys.getrecursionlimit = real_getrecursionlimit

@@ -51,7 +51,8 @@ class EndOfRun:
             "third-party" in (getattr(self.config, "include", None) or ())
         return end_of_run_line(self.writer.out_dir, self.writer.records_written,
                                trace_size(self.writer.out_dir), self.elapsed or 0.0,
-                               skipped, third_party_recorded)
+                               skipped, third_party_recorded,
+                               getattr(self.writer, "stopped", None))
 
     def print(self) -> None:
         """Write the line to fd 2 (once). Never raises."""
@@ -65,9 +66,12 @@ class EndOfRun:
 
 
 def end_of_run_line(out_dir: str, records: int, size: int, seconds: float,
-                    skipped: Dict[str, Any], third_party_recorded: bool = False) -> str:
+                    skipped: Dict[str, Any], third_party_recorded: bool = False,
+                    stopped: Optional[Dict[str, Any]] = None) -> str:
     parts = [_display_dir(out_dir), "%s record%s" % (_count(records), _s(records)),
              _size(size), "%.1f s" % seconds if seconds < 100 else "%d s" % seconds]
+    if stopped:  # the writer's "stopped" (a limit, a failed write): the trace is partial
+        parts.append("stopped early (%s)" % stopped.get("reason", "?"))
     phrase = skipped_phrase(skipped, third_party_recorded)
     if phrase:
         parts.append(phrase)

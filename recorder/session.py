@@ -22,7 +22,7 @@ from recorder import recursion
 from recorder.backends import Selection, select
 from recorder.codes import CodeCatalog
 from recorder.config import Config
-from recorder.errors import RecorderError, SinkError, warn
+from recorder.errors import RecorderError, RecordingStopped, SinkError, warn
 from recorder.events import CallbackSink, Event, Kind, Sink
 from recorder.filters import FilterChain, FilterEngine, load_chain
 from recorder.identity import ModuleResolver
@@ -59,14 +59,18 @@ class Session:
 
     def __init__(self, sink: SinkArg, config: Optional[Config] = None,
                  filters: Optional[FilterChain] = None,
-                 selection: Optional[Selection] = None) -> None:
+                 selection: Optional[Selection] = None,
+                 resolver: Optional[ModuleResolver] = None) -> None:
         """``filters``: the chain already loaded (the CLI checks it before anything starts);
         by default it is loaded from ``config`` and the working directory's project
         (docs/filters.md). A bad filter file raises :class:`ConfigError`.
         ``selection``: the backend already chosen by :func:`recorder.backends.select` (the
         CLI and the auto-start choose first, to name it to the trace writer); by default it
         is chosen here from ``config.backend``. Choosing once matters: the choice may print
-        a warning (every monitoring tool id taken), which must appear once."""
+        a warning (every monitoring tool id taken), which must appear once.
+        ``resolver``: a :class:`ModuleResolver` an earlier session of this process used (the
+        pytest plugin records each test in its own session: what one learnt about modules
+        and files holds for the next, and learning it again per test cost ~15 ms)."""
         if sink is None:
             raise RecorderError("no sink: pass sink=callable(event) or a Sink object")
         self.config = config = config if config is not None else Config()
@@ -81,14 +85,23 @@ class Session:
         if hasattr(self.sink, "use_reprs") and getattr(self.sink, "reprs", None) is None:
             # A trace writer made without ``reprs=`` follows the configuration.
             self.sink.use_reprs(config.reprs)  # type: ignore[attr-defined]
+        if hasattr(self.sink, "steps") and getattr(self.sink, "steps") is None:
+            self.sink.steps = config.steps  # type: ignore[attr-defined]
+        #: "on": LINE events; "off": none are asked of the interpreter (a trace writer made
+        #: with ``steps="off"`` asks for that itself).
+        self.steps = getattr(self.sink, "steps", None) or config.steps
+        lines = self.steps == "on"
         #: Why this backend was chosen, in words (also written to trace metadata).
         self.backend_reason = selection.reason
         #: The one module identity resolver of this session: the catalog names code with it,
         #: the import hook teaches it, the filters ask it (docs/naming.md).
         #: Every table keyed by ``id(code)`` forgets a code object when it dies: one weak
         #: reference per code object, shared by the resolver, the catalog and the backend.
+        #: A resolver handed over (one session after another: the pytest plugin) keeps its
+        #: own, so that nothing of an ended session stays registered with it.
         lifetimes = CodeLifetimes()
-        self.resolver = ModuleResolver(debug=config.log == "debug", lifetimes=lifetimes)
+        self.resolver = resolver if resolver is not None else \
+            ModuleResolver(debug=config.log == "debug", lifetimes=lifetimes)
         #: Scope and value rules, asking that same resolver (recorder/filters.py).
         self.filters = FilterEngine(chain, self.resolver)
         wants_frames = bool(getattr(self.sink, "wants_frames", False))
@@ -102,13 +115,14 @@ class Session:
             self.catalog.on_release(self.sink.release_code)  # type: ignore[attr-defined]
         if hasattr(self.sink, "use_filters"):
             self.sink.use_filters(self.filters)  # type: ignore[attr-defined]
-        self.normaliser = Normaliser(self.sink, self._failed)
+        self.normaliser = Normaliser(self.sink, self._failed, lines=lines)
         self._main_module = _MainModuleWatch(self.normaliser)
         #: ``with session.at_work:`` around recorder code that runs on a program thread
         #: outside a trace callback: nothing it runs is recorded (normalise.AtWork).
         self.at_work = self.normaliser.at_work
         self.import_hook = ImportHook(self.resolver, self.normaliser.imported, self.at_work)
-        self.backend = selection.backend(self.catalog, self.normaliser, wants_frames)
+        self.backend = selection.backend(self.catalog, self.normaliser, wants_frames,
+                                         lines=lines)
         self.active = False
         self.failure: Optional[str] = None
         self._launcher: List[CodeType] = []
@@ -212,9 +226,13 @@ class Session:
             self.import_hook.uninstall()  # ends imports still open, while the stream is open
             self.backend.stop()
             self.normaliser.close()
-            recursion.uninstall()
+            # the command line's program may run on (a size limit, a failure): its entry
+            # frames stay hidden until it ends
+            recursion.uninstall(self.entry_frames if self.main_module_end() is None else 0)
             try:
                 self.sink.close()
+            except RecordingStopped as exc:  # the disk took the trace but not its end
+                warn("the end of the trace could not be written: %s" % exc)
             except Exception as exc:
                 warn("closing the sink failed: %s: %s" % (type(exc).__name__, exc))
 
@@ -253,7 +271,9 @@ class Session:
         if self.active and raised is not None and _raised_by_a_signal_handler(raised):
             self._main_module.passed_on = raised
             raise raised
-        if isinstance(exc, SinkError) and exc.__cause__ is not None:
+        if isinstance(exc, RecordingStopped):  # a limit reached, a full disk: its own words
+            self._disable(str(exc))
+        elif isinstance(exc, SinkError) and exc.__cause__ is not None:
             cause = exc.__cause__
             self._disable("the sink raised %s: %s" % (type(cause).__name__, cause))
         else:

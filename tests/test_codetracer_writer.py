@@ -1112,30 +1112,33 @@ def test_a_return_is_counted_only_when_written(out: str) -> None:
     assert len(body(events, "Return")) == 3  # inner's, outer's and <toplevel>'s
 
 
-def test_records_stay_buffered_when_the_write_fails(out: str) -> None:
+def test_records_stay_buffered_when_the_write_fails(out: str, monkeypatch: Any) -> None:
+    import recorder.formats.codetracer as ct
+    from recorder.formats.timing import count_times, times_path
+
     w = CodeTracerWriter(out, program=HERE, values="none", flush_records=1)
     d = Driver(w)
     fn = code(HERE, 10, "fn")
     st = w._streams[d.t.serial]
+    real = ct.write_all
+    failed = []
 
-    class FailingOnce:
-        def __init__(self, fh: Any) -> None:
-            self.fh, self.failed = fh, False
+    def fails_once_half_way(fd: int, data: bytes, at: int) -> None:
+        if fd == st.fd and not failed:  # the event file, not its stamps
+            failed.append(data)
+            os.write(fd, data[:len(data) // 2])  # part of it is on disk when it stops
+            raise RecursionError("maximum recursion depth exceeded")
+        real(fd, data, at)
 
-        def write(self, data: bytes) -> int:
-            if not self.failed:
-                self.failed = True
-                raise RecursionError("maximum recursion depth exceeded")
-            return self.fh.write(data)
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self.fh, name)
-
-    st.fh = FailingOnce(st.fh)  # type: ignore[assignment]
+    monkeypatch.setattr(ct, "write_all", fails_once_half_way)
+    written = w.records_written
     d.call(fn)  # its flush fails: the records wait for the next one
+    assert failed and w.records_written == written  # nothing counted for the torn write
     d.line(fn, 11)
     d.ret(fn, None)
     d.end()
     w.close(0)
-    events, _ = load(out)
+    events, _ = load(out)  # the torn half was cut off before the next write
     assert [kinds(events).count(k) for k in ("Call", "Step", "Return")] == [2, 2, 2]
+    assert w.records_written == len(events)
+    assert count_times(times_path(os.path.join(out, "trace.json"))) == 4

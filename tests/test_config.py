@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from recorder.config import ENV_VARIABLES, Config
+from recorder.config import ENV_VARIABLES, Config, parse_size
 from recorder.errors import ConfigError
 
 
@@ -49,3 +49,46 @@ def test_unknown_option_is_named():
         Config().updated(colour="red")
     with pytest.raises(ConfigError, match="values='some' is not one of"):
         Config(values="some")
+
+
+@pytest.mark.parametrize("text, size", [
+    ("1024", 1024), ("500K", 500 << 10), ("500M", 500 << 20), ("2G", 2 << 30),
+    ("1.5GB", 3 << 29), ("1GiB", 1 << 30), (" 3 kb ", 3072), ("0.5k", 512), ("2t", 2 << 40),
+    ("none", None), ("", None),
+])
+def test_sizes_are_bytes_or_a_number_with_a_unit(text, size):
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["12XB", "0", "-1", "1.5.5G", "G", "1e9", "five", "0.1B"])
+def test_a_bad_size_is_one_sentence_naming_it(text):
+    with pytest.raises(ValueError) as info:
+        parse_size(text)
+    assert repr(text) in str(info.value) and "500M" in str(info.value)
+
+
+def test_the_trace_writer_options_apply_and_round_trip_through_to_env():
+    environ = {"RECORDER_STEPS": "off", "RECORDER_MAX_SIZE": "1.5G",
+               "RECORDER_MAX_RECORDS": "1_000_000", "RECORDER_FILE_MODE": "640"}
+    config = Config.from_env(environ)
+    assert (config.steps, config.max_size, config.max_records, config.file_mode) == \
+        ("off", 3 << 29, 1000000, "0640")
+    assert Config.from_env(config.to_env()) == config
+    assert Config(max_size="2M", max_records=10).max_size == 2 << 20
+    assert Config().to_env().keys().isdisjoint({"RECORDER_MAX_SIZE", "RECORDER_MAX_RECORDS"})
+
+
+@pytest.mark.parametrize("name, raw, message", [
+    ("RECORDER_MAX_SIZE", "12XB", "RECORDER_MAX_SIZE: invalid size '12XB' (use e.g. 500M"),
+    ("RECORDER_MAX_RECORDS", "1.5", "RECORDER_MAX_RECORDS: invalid number '1.5'"),
+    ("RECORDER_FILE_MODE", "0400", "RECORDER_FILE_MODE: invalid file mode '0400': the owner"),
+    ("RECORDER_FILE_MODE", "1777", "RECORDER_FILE_MODE: invalid file mode '1777': only "
+                                   "permission bits"),
+    ("RECORDER_STEPS", "lines", "RECORDER_STEPS='lines' is not one of on, off"),
+])
+def test_a_bad_writer_option_variable_is_one_error_naming_it(name, raw, message):
+    with pytest.raises(ConfigError) as info:
+        Config.from_env({name: raw})
+    assert message in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(ConfigError):
+        Config(**{ENV_VARIABLES[name][0]: raw})

@@ -462,11 +462,13 @@ def test_scope_is_decided_once_per_code_object(sandbox: Path, backend: str,
         selector = "obj:flt_app.models.Account.deposit"
         action = "skip"
         """)
-    decided: List[int] = []
+    decided: List[Any] = []
     original = FilterEngine._decide_scope
 
     def counting(self: FilterEngine, code: Any, frame: Any) -> bool:
-        decided.append(id(code))
+        # the code object itself, kept alive: an id is reused once its code object dies
+        # (then deciding the new one is right)
+        decided.append(code)
         return original(self, code, frame)
     monkeypatch.setattr(FilterEngine, "_decide_scope", counting)
 
@@ -475,7 +477,7 @@ def test_scope_is_decided_once_per_code_object(sandbox: Path, backend: str,
         for _ in range(200):
             models.standalone()
     record(body, backend, filters=[f])
-    assert len(decided) == len(set(decided))
+    assert len(decided) == len(set(map(id, decided)))
     session = record.last_session  # type: ignore[attr-defined]
     assert session.filters.scopes_skipped + session.filters.scopes_traced == len(decided)
 

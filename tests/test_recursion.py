@@ -325,3 +325,32 @@ def test_too_low_a_limit_says_the_programs_numbers() -> None:
         recorded = refused()
     assert "cannot set the recursion limit" in plain
     assert recorded == plain
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_limit_stays_the_programs_when_recording_stops_early(tmp_path, backend):
+    """Recording stops at --max-size while the program runs on: the command line's frames
+    stay hidden, so the program still reaches the depth it reaches unrecorded."""
+    script = tmp_path / "prog.py"
+    script.write_text(textwrap.dedent("""
+        def spin(n):
+            return sum(range(n))
+        for i in range(300):
+            spin(i)
+        depth = 0
+        def r(n):
+            global depth
+            depth = n
+            return r(n + 1)
+        try:
+            r(0)
+        except RecursionError:
+            print("caught", depth)
+    """))
+    plain = _run(tmp_path, [str(script)])
+    recorded = _run(tmp_path, ["-m", "recorder", "--backend", backend, "--max-size", "20K",
+                               "-o", str(tmp_path / "t"), str(script)])
+    assert recorded.stdout == plain.stdout
+    assert "max-size" in recorded.stderr
+    metadata = json.loads((tmp_path / "t" / "trace_metadata.json").read_text())
+    assert metadata["stopped"]["reason"] == "max-size"

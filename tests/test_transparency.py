@@ -70,6 +70,9 @@ class Case(NamedTuple):
     zipapp: Optional[str] = None
     record_first: Optional[Sequence[str]] = None
     options: Sequence[str] = ()
+    #: kinds of gap (trace_metadata.json ``gaps``) the docs give for this program: the trace
+    #: may then say ``"complete": false``, for those gaps only
+    gaps: Tuple[str, ...] = ()
 
 
 def source(name: str) -> str:
@@ -81,14 +84,6 @@ def source(name: str) -> str:
 STACK = Documented("stdout", r"frames below (?:the program|by sys._getframe): (\d+)",
                    lambda bare, recorded: int(recorded) == int(bare) + 3,
                    'docs/cli.md, "Programs that walk the stack"')
-#: Four threads adding under a lock: every update kept where the trampoline leaves the
-#: frame's variables alone (3.11+); on 3.8-3.10 CPython's settrace trampoline copies
-#: ``f_locals`` back into the frame after every trace call, so an update another thread
-#: made meanwhile can be lost (docs/backends.md, "Version differences that remain").
-LOST_UPDATES = Documented("stdout", r"nonlocal total (\d+)",
-                          lambda bare, recorded: 0 < int(recorded) <= int(bare),
-                          'docs/backends.md, "Version differences that remain"',
-                          applies=env.SETTRACE_SYNCS_LOCALS)
 #: Before 3.13 a tracer reading ``frame.f_locals`` leaves a dict holding each local until
 #: its next event, so an object deleted and checked on the same line is still alive there,
 #: and its ``__del__`` runs at that next event.
@@ -143,8 +138,10 @@ CASES: List[Case] = [
     Case("exit_status_none", ["exit_status.py", "none"]),
     Case("uncaught_exception", ["uncaught_exception.py"]),
     Case("keyboard_interrupt", ["keyboard_interrupt.py"]),
-    Case("recursion_caught", ["recursion_caught.py"]),
-    Case("recursion_uncaught", ["recursion_uncaught.py"]),
+    # settrace: CPython unsets the trace function at the limit (docs/backends.md,
+    # "Recursion limit"), a "removed" gap until recording resumes
+    Case("recursion_caught", ["recursion_caught.py"], gaps=("removed",)),
+    Case("recursion_uncaught", ["recursion_uncaught.py"], gaps=("removed",)),
     Case("os_exit_buffered", ["os_exit_buffered.py"]),
     Case("sigterm_default", ["sigterm_default.py"]),
     Case("atexit_handlers", ["atexit_handlers.py"]),
@@ -165,7 +162,9 @@ CASES: List[Case] = [
     Case("handler_over_default", ["handler_over_default.py"]),
     Case("signal_handlers", ["signal_handlers.py"]),
     # threads and processes
-    Case("threads_nonlocal", ["threads_nonlocal.py"], documented=(LOST_UPDATES,)),
+    # exact on every version; on 3.8/3.9 without the lines of the closure while threads run
+    # (docs/backends.md, "Closures and threads"): "closure-lines" gaps
+    Case("threads_nonlocal", ["threads_nonlocal.py"], gaps=("closure-lines",)),
     Case("daemon_at_exit", ["daemon_at_exit.py"]),
     Case("daemon_spinning", ["daemon_spinning.py"]),
     Case("thread_exception", ["thread_exception.py"]),
@@ -326,7 +325,7 @@ def expected_exit_code(returncode: int) -> int:
     return returncode if returncode >= 0 else 128 - returncode
 
 
-def trace_problems(out: Path, returncode: int) -> List[str]:
+def trace_problems(out: Path, returncode: int, gaps: Tuple[str, ...] = ()) -> List[str]:
     """What is wrong with a recorded run's trace directory: not finished, a stream not read
     to its end or not balanced, a thread file or import line or source copy that the
     metadata or the paths do not account for (left from an earlier run)."""
@@ -337,7 +336,10 @@ def trace_problems(out: Path, returncode: int) -> List[str]:
     trace = read_trace_dir(str(out))
     metadata = trace.metadata or {}
     if not metadata.get("complete"):
-        problems.append("trace_metadata.json: not complete")
+        found = metadata.get("gaps") or []
+        unexplained = [gap for gap in found if gap.get("kind") not in gaps]
+        if not found or unexplained:
+            problems.append("trace_metadata.json: not complete (gaps %s)" % (unexplained,))
     code = (metadata.get("process_exit_status") or {}).get("code")
     if code != expected_exit_code(returncode):
         problems.append("process_exit_status %r, the process ended with %d" % (
@@ -402,7 +404,7 @@ def test_a_recorded_program_behaves_as_unrecorded(case: Case, tmp_path: Path) ->
     lay_out(case, work)
     recorded = run(recorded_command(case, out, case.argv), work, case.stdin)
     problems = differences(case, bare, recorded, bare_files, files_left(work))
-    problems += trace_problems(out, recorded.returncode)
+    problems += trace_problems(out, recorded.returncode, case.gaps)
     assert not problems, "\n".join(problems)
 
 

@@ -17,7 +17,9 @@ class Backend(Protocol):
     name: str
 
     def __init__(self, catalog: CodeCatalog, normaliser: Normaliser,
-                 wants_frames: bool) -> None: ...
+                 wants_frames: bool, lines: bool = True) -> None:
+        """``lines``: report LINE events (False: ``--steps off``, the interpreter is not
+        asked for them at all)."""
 
     def start(self) -> None:
         """Begin recording: ATTACH the frames already running, then hook the interpreter.

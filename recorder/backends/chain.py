@@ -138,10 +138,13 @@ class TraceChain:
     """The settrace backend's side of sharing the slot (see the module docstring)."""
 
     def __init__(self, catalog: CodeCatalog, normaliser: Normaliser,
-                 wants_frames: bool) -> None:
+                 wants_frames: bool, lines: bool = True) -> None:
         self._catalog = catalog
         self._norm = normaliser
         self._wants_frames = wants_frames
+        #: False (``--steps off``): our local trace functions never get line events (the
+        #: other tool's still do: Combined.ours_lines)
+        self.lines = lines
         self.real_settrace = sys.settrace
         self.real_gettrace = sys.gettrace
         self.real_thread_settrace = threading.settrace
@@ -322,7 +325,8 @@ class TraceChain:
 
     def give_ours(self, slot: ThreadSlot, frame: FrameType, info: Any,
                   attached: bool = False) -> None:
-        """Make ``frame`` call our local trace function, keeping the one it has."""
+        """Make ``frame`` call our local trace function, keeping the one it has (and its
+        line events: without ours, ``lines`` False, only the other tool gets them)."""
         current = frame.f_trace
         ours = slot.ours_for(info.locals_sync, attached)
         if current is ours or current is slot.local or current is slot.local_sync:
@@ -330,9 +334,16 @@ class TraceChain:
         if type(current) is Combined and current.slot is slot:
             if current.ours is None:
                 current.ours = ours
+                if not self.lines:
+                    current.ours_lines = False
             return
-        frame.f_trace = ours if current is None else Combined(
-            self, slot, ours, current, refresh=ours is slot.local_sync)
+        if current is None:
+            frame.f_trace = ours
+            if not self.lines:
+                frame.f_trace_lines = False
+        else:
+            frame.f_trace = Combined(self, slot, ours, current, ours_lines=self.lines,
+                                     refresh=ours is slot.local_sync)
 
     def restore_frames(self, slot: ThreadSlot, innermost: Optional[FrameType]) -> None:
         """After a tool changed the slot: every recorded frame of this thread calls our
@@ -474,6 +485,8 @@ class TraceChain:
                 frame.f_trace_lines = current.theirs_lines
             elif id(current) in ours:
                 frame.f_trace = None
+                frame.f_trace_lines = True  # CPython's default: a tool tracing it later
+                # (pdb's set_trace) gets its lines
 
 
 def _kick() -> None:

@@ -62,10 +62,11 @@ class MonitoringBackend:
     name = "monitoring"
 
     def __init__(self, catalog: CodeCatalog, normaliser: Normaliser,
-                 wants_frames: bool) -> None:
+                 wants_frames: bool, lines: bool = True) -> None:
         self._catalog = catalog
         self._norm = normaliser
         self._wants_frames = wants_frames
+        self._lines_on = lines
         self.tool_id: Optional[int] = None
         #: id(code) -> {offset: line} (see _line_of), dropped when the code object dies
         self._lines: Dict[int, Dict[int, int]] = {}
@@ -82,8 +83,8 @@ class MonitoringBackend:
         if _DISABLED.get(tool):
             self._undo_stale_disables(tool)
         E = mon.events
-        self._local_events = (E.LINE | E.PY_RETURN | E.PY_YIELD | E.PY_RESUME
-                              | E.STOP_ITERATION)
+        self._local_events = (E.PY_RETURN | E.PY_YIELD | E.PY_RESUME | E.STOP_ITERATION
+                              | (E.LINE if self._lines_on else 0))
         # PY_RESUME is also global: a generator suspended before install (or whose code
         # never started while recording) is re-entered with no PY_START, so its code is
         # first met here. Skipped code returns DISABLE from it, as from PY_START.

@@ -102,14 +102,18 @@ class SettraceBackend:
     name = "settrace"
 
     def __init__(self, catalog: CodeCatalog, normaliser: Normaliser,
-                 wants_frames: bool) -> None:
+                 wants_frames: bool, lines: bool = True) -> None:
         self._catalog = catalog
         self._norm = normaliser
         self._wants_frames = wants_frames
+        #: False (``--steps off``): no line events for our part of any frame (its
+        #: ``f_trace_lines`` is False, or its chain.Combined's ``ours_lines``), so the
+        #: interpreter never calls us for its lines
+        self._lines_on = lines
         self._bytecode = _Bytecode(catalog.lifetimes)
         #: our serial of a thread -> its share of the trace-function slot
         self._slots: Dict[int, ThreadSlot] = {}
-        self._chain = TraceChain(catalog, normaliser, wants_frames)
+        self._chain = TraceChain(catalog, normaliser, wants_frames, lines=lines)
         #: (thread serial, id(code)) whose lines were turned off (see _lines_off)
         self._lines_off_noted: Set[Tuple[int, int]] = set()
         self.started = False
@@ -184,7 +188,7 @@ class SettraceBackend:
             if info is not None:
                 ts.rules.attach(frame.f_code, info, frame.f_lineno,
                                 frame if self._wants_frames else None)
-                self._chain.give_ours(slot, frame, info, attached=True)
+                self._chain.give_ours(slot, frame, info, attached=True)  # lines as asked
 
     def _install_on_thread(self, frame: FrameType, event: str, arg: Any) -> Any:
         """``threading.settrace`` hook: runs once per new thread, then hands over. The
@@ -260,6 +264,7 @@ class SettraceBackend:
         code_ops = bytecode.by_id
         return_ops = _RETURN_OPS
         want = self._wants_frames
+        lines_on = self._lines_on
         backend = self
         fail = self._norm.failed
         stack = ts.stack
@@ -277,6 +282,8 @@ class SettraceBackend:
             info = lookup(code, frame)
             if info is None:
                 return False
+            if not lines_on:
+                frame.f_trace_lines = False
             if info.generator_like and not is_start(code, lasti):
                 on_resume(code, info, lineno, frame if want else None)
             else:
@@ -356,9 +363,11 @@ class SettraceBackend:
                     on_resume(code, info, frame.f_lineno, frame if want else None)
                 else:
                     on_call(code, info, frame if want else None)
+                if not lines_on:  # in a chain: only ours (chain.Combined.ours_lines)
+                    frame.f_trace_lines = False
                 if info.locals_sync:
                     tracer = local_sync if info.locals_sync == sync_all else local_trace
-                    if lines_race and threads_running():
+                    if lines_race and lines_on and threads_running():
                         lines_off(ts, frame)
                     frame.f_locals  # the refresh (see local_sync): nothing may follow it
                     return tracer
@@ -367,6 +376,8 @@ class SettraceBackend:
                 if near is not None:  # 3.8: the thread is overflowed now, nothing is checked
                     return near[2](frame, event, arg)
                 backlog += ((start, (frame, frame.f_lasti, frame.f_lineno)),)
+                if not lines_on:
+                    frame.f_trace_lines = False
                 return local_trace  # until start() decides, when there is room
             except BaseException as exc:
                 fail(exc)
@@ -397,7 +408,8 @@ class SettraceBackend:
                         else:
                             exit_event(code, frame.f_lasti, arg, frame if want else None)
                 elif event == "exception":
-                    on_raise(frame.f_code, None, arg[1], frame if want else None)
+                    # without lines the rule reads the raising line from the frame
+                    on_raise(frame.f_code, None, arg[1], frame if want or not lines_on else None)
                 return local_trace
             except RecursionError:
                 if near is not None:  # 3.8: the thread is overflowed now, nothing is checked

@@ -29,6 +29,7 @@ concurrently). After ``os.fork()`` the child never writes to the parent's files.
 from __future__ import annotations
 
 import datetime
+import errno
 import json
 import os
 import sys
@@ -38,13 +39,17 @@ import types
 from types import FrameType
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+from recorder.config import STEPS_MODES
 from recorder.events import CodeInfo, Kind
+from recorder.errors import RecordingStopped
 from recorder.formats.imports import FILE_NAME as IMPORTS_FILE, ImportLog
+from recorder.formats.storage import FileModes, write_all, write_json_atomic
 from recorder.formats.timing import TimesWriter, times_path
 from recorder.values import (TypeRegistry, ValueEncoder, ValueOptions, check_reprs,
                              json_string, type_name)
 
-__all__ = ["CodeTracerWriter", "TraceDirError", "VALUES_MODES", "DEFAULT_VALUES"]
+__all__ = ["CodeTracerWriter", "TraceDirError", "VALUES_MODES", "DEFAULT_VALUES",
+           "writer_options"]
 
 #: ``none``: no values at all (Call args empty, Return values None, no Values after Steps;
 #: an unwind still says which exception type). ``args``: arguments at Call, return/yield
@@ -101,6 +106,9 @@ _clock = time.perf_counter
 _getpid = os.getpid
 
 _MAX_SOURCE_BYTES = 64 << 20
+#: A copy into files/ failing with one of these means the disk takes no more: stop recording.
+_DISK_ERRORS = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EIO",
+                                                           "EROFS") if hasattr(errno, name))
 _OUTPUT_CHUNK = 64 << 10
 
 
@@ -143,16 +151,15 @@ class TraceDirError(OSError):
     """The output directory cannot be used (one clear sentence naming the problem)."""
 
 
+def _remove_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
 def _now_iso() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat()
-
-
-def _write_json_atomic(path: str, data: Any) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=1, ensure_ascii=True)
-        fh.write("\n")
-    os.replace(tmp, path)
 
 
 class _Code:
@@ -236,18 +243,36 @@ class _Stream:
         self.tick = 1  # the first call or return checks the clock
         self.depth = 0
         self.calls = 0
-        #: records written to the file so far (a gap's position is a record index)
+        #: records written to the file so far: the one count of the trace's records (a
+        #: gap's position is a record index; the writer's totals, the limits and the
+        #: end-of-run line add up the streams')
         self.records = 0
         self.last_exc: Any = None
         self.last_exc_text = ""
-        self.fh = open(trace_path, "wb")
+        #: bytes in the file, always ending on a record boundary (see _cut_back)
+        self.size = 0
+        #: a write stopped part way without an OSError (no room at the program's recursion
+        #: limit): the next one first cuts the file back to ``size``
+        self.torn = False
+        #: the <toplevel> Return is in the buffer (finish)
+        self.top_returned = False
+        #: a write failed: the file was cut back to its last whole record and takes no more
+        #: records; ``good`` = (open Calls, Types, Paths) in what it holds (see _cut_back)
+        self.dead = False
+        self.good: Tuple[int, int, int] = (0, 0, 0)
+        self.cut_closed = False  # a dead file got its closing records after all
+        self.fd = writer.modes.create(trace_path)
         #: the time of every Call and Return record appended to buf, in order (None: the
         #: writer's timing is off); written to the side file with the records
         self.times: Optional[List[float]] = None
         self.times_out: Optional[TimesWriter] = None
         if writer.timing:
+            try:
+                self.times_out = TimesWriter(times_path(trace_path), writer.modes)
+            except BaseException:
+                os.close(self.fd)
+                raise
             self.times = []
-            self.times_out = TimesWriter(times_path(trace_path))
         buf = self.buf
         self.types = TypeRegistry(buf.append, writer.value_options.max_types)
         # 0.3.0's start(): Path, Function <toplevel>, Call, Type None (type 0)
@@ -345,19 +370,44 @@ class _Stream:
         return prefix
 
     # -- output ------------------------------------------------------------------------------
-    def flush(self) -> None:
+    def flush(self, check: bool = True) -> None:
+        """Write the buffered records. ``check``: raise :class:`RecordingStopped` when the
+        trace has now reached one of its limits, or a write failed (the session then stops
+        recording); without it the next checked flush tells."""
         if self.closed:
             return
         if _getpid() != self.pid:  # a forked child: the files are the parent's
             del self.buf[:]
             return
+        failure: Optional[OSError] = None
         with self.lock:
             if self.closed:
                 return
-            self._write(final=False)
+            try:
+                self._write(final=False)
+            except OSError as exc:
+                failure = exc
+        writer = self.writer
+        if failure is not None:
+            raise writer.write_failed(failure)
+        if check and writer.limits_on and writer.over_limit():
+            stop = writer.limit_reached()
+            if stop is not None:
+                raise stop
 
     def _write(self, final: bool = True) -> None:
+        """Write out the buffer (``final``: all of it; else all but the filters' holdback),
+        then the stamps of the records written, the import lines (main stream) and the path
+        table. ``OSError`` when a write fails, after the failed file was cut back to its last
+        whole record (stamp). Records leave the buffer only once written: at the program's
+        recursion limit the write itself may find no room (RecursionError), and the records
+        then stay for a later write."""
         buf = self.buf
+        if self.dead:
+            del buf[:]
+            if self.times is not None:
+                del self.times[:]
+            return
         n = len(buf)
         if not final:  # with filters, the newest records wait (see CodeTracerWriter.holdback)
             n -= self.writer.holdback
@@ -369,29 +419,120 @@ class _Stream:
                 data = "\n" + data
             else:
                 data = "[\n" + data
-            # written before it leaves the buffer: at the program's recursion limit the
-            # write itself may find no room, and the records must then stay for later
-            self.fh.write(data.encode("utf-8", "backslashreplace"))
+            self._append(data.encode("utf-8", "backslashreplace"))
+            # from here on nothing may raise before the counts agree with the file
             del buf[:n]  # records appended meanwhile stay (index n onwards)
             self.records += n
             self.started = self.written = True
-            self.fh.flush()
-            if self.times_out is not None:  # the stamps of the records written
-                self.times_out.write(self.times, buf, final)  # type: ignore[arg-type]
-            if self.main:
-                self.writer._imports.flush()
         elif not self.started:
-            self.fh.write(b"[")
-            self.fh.flush()
+            self._append(b"[")
             self.started = True
         self.last_flush = _monotonic()
+        error: Optional[OSError] = None
+        times_out = self.times_out
+        if times_out is not None:  # the stamps of the records written, never more
+            try:
+                times_out.write(self.times, buf, final)  # type: ignore[arg-type]
+            except OSError as exc:
+                error = exc  # the side file was cut back to whole stamps and takes no more
+        if self.main:
+            try:
+                self.writer._imports.flush()
+            except OSError as exc:
+                error = error or exc
         if self.paths_dirty:
-            _write_json_atomic(self.paths_path, list(self.path_list))
-            self.paths_dirty = False
+            try:
+                write_json_atomic(self.paths_path, list(self.path_list), self.writer.modes)
+                self.paths_dirty = False
+            except OSError as exc:
+                self.paths_dirty = False  # the Path records have them: no retry per flush
+                error = error or exc
+        if error is not None:
+            raise error
+
+    def _append(self, data: bytes) -> None:
+        """Add ``data`` (the start of ``buf``, written out) at the end of the file."""
+        try:
+            if self.torn:
+                os.ftruncate(self.fd, self.size)
+                os.lseek(self.fd, self.size, os.SEEK_SET)
+                self.torn = False
+            self.torn = True
+            write_all(self.fd, data, self.size)
+        except OSError as exc:
+            self._cut_back()
+            if exc.filename is None:
+                exc.filename = self.trace_path
+            raise
+        self.torn = False
+        self.size += len(data)
+
+    def _cut_back(self) -> None:
+        """A write failed (its records, maybe half written, are still at the start of
+        ``buf``): cut the file back to its last whole record, so that it stays readable, and
+        take no more records. What the file holds is counted from what it does not: the
+        Calls still open there, and its Types and Paths (ids are positions), for
+        :meth:`_close_cut`. The side file keeps the stamps of the records written."""
+        lost = list(self.buf)
+        del self.buf[:]
+        self.dead = True
+        calls = returns = types = paths = 0
+        for rec in lost:
+            head = rec[:9]
+            if head == '{"Call":{':
+                calls += 1
+            elif head == '{"Return"':
+                returns += 1
+            elif head == '{"Type":{':
+                types += 1
+            elif head == '{"Path":"':
+                paths += 1
+        opened = self.depth + (0 if self.top_returned else 1) - (calls - returns)
+        self.good = (opened, len(self.types) - types, len(self.path_list) - paths)
+        try:
+            os.ftruncate(self.fd, self.size)
+            os.lseek(self.fd, self.size, os.SEEK_SET)
+            self.torn = False
+        except OSError:
+            pass
+        times = self.times
+        if times is not None:
+            try:  # the stamps of what the file still holds, if the disk takes them
+                self.times_out.write(times, lost, True)  # type: ignore[union-attr]
+            except OSError:
+                pass
+            del times[:]
+
+    def _close_cut(self) -> bool:
+        """Close a file cut back by a failed write as ``--repair`` would (a ``<detached>``
+        Return for every Call open in it, and the closing bracket), if the disk still takes
+        these few bytes; else it stays as cut (a readable prefix). True when closed. The
+        closing Returns get no stamps (the side file never has more stamps than records)."""
+        from recorder.formats.reader import closing_records, closing_text
+
+        opened, types, paths = self.good
+        try:
+            write_json_atomic(self.paths_path, self.path_list[:paths], self.writer.modes)
+        except OSError:
+            pass  # a reader takes the paths from the Path records
+        if not self.started:
+            return False  # not even "[" could be written
+        tail = closing_text(closing_records(types, opened), self.written)
+        try:
+            write_all(self.fd, tail.encode("ascii"), self.size)
+        except OSError:
+            try:
+                os.ftruncate(self.fd, self.size)
+            except OSError:
+                pass
+            return False
+        self.size += len(tail)
+        return True
 
     def finish(self, top_return: str) -> None:
         """Close what is still open (a DETACH-marked Return each), return from <toplevel>,
-        end the JSON array, close the file."""
+        end the JSON array, close the file. A write that fails raises ``OSError``, after
+        the file was closed as well as the disk allows (:meth:`_close_cut`)."""
         if self.closed:
             return
         if _getpid() != self.pid:
@@ -400,30 +541,55 @@ class _Stream:
         with self.lock:
             if self.closed:
                 return
-            buf = self.buf
-            while self.depth > 0:
-                self.depth -= 1
-                buf.append('{"Return":{"return_value":%s}}' % self.writer.detached(self))
-                self.stamp()
-            buf.append('{"Return":{"return_value":%s}}' % top_return)
-            self.stamp()
-            self.paths_dirty = True
+            error: Optional[OSError] = None
             try:
-                self._write()
-                self.fh.write(b"\n]\n")
-                self.fh.flush()
+                if not self.dead:
+                    buf = self.buf
+                    while self.depth > 0:
+                        self.depth -= 1
+                        buf.append('{"Return":{"return_value":%s}}'
+                                   % self.writer.detached(self))
+                        self.stamp()
+                    buf.append('{"Return":{"return_value":%s}}' % top_return)
+                    self.stamp()
+                    self.top_returned = True
+                    self.paths_dirty = True
+                    try:
+                        self._write()
+                    except OSError as exc:
+                        error = exc
+                    if not self.dead:
+                        try:
+                            self._append(b"\n]\n")
+                        except OSError as exc:
+                            error = error or exc
+                if self.dead:
+                    self.cut_closed = self._close_cut()
             finally:
                 self.closed = True
-                self.fh.close()
+                os.close(self.fd)
                 if self.times_out is not None:
                     self.times_out.close()
+            if error is not None:
+                raise error
 
     def describe(self) -> Dict[str, Any]:
         root = self.writer.out_dir
-        return {"serial": self.serial, "ident": self.ident, "name": self.name,
-                "trace": os.path.relpath(self.trace_path, root),
-                "paths": os.path.relpath(self.paths_path, root),
-                "ended": self.ended}
+        out = {"serial": self.serial, "ident": self.ident, "name": self.name,
+               "trace": os.path.relpath(self.trace_path, root),
+               "paths": os.path.relpath(self.paths_path, root),
+               "ended": self.ended}
+        if self.dead and not self.cut_closed:
+            out["cut"] = True  # a write failed and the file could not be closed after it
+        return out
+
+
+def writer_options(config: Any) -> Dict[str, Any]:
+    """The :class:`CodeTracerWriter` options a :class:`recorder.config.Config` sets: the CLI
+    and the auto-start make their writers with them."""
+    return {"steps": config.steps, "max_size": config.max_size,
+            "max_records": config.max_records, "file_mode": config.file_mode,
+            "timing": config.timing}
 
 
 class CodeTracerWriter:
@@ -450,6 +616,14 @@ class CodeTracerWriter:
     Values after Steps are skipped in code whose ``CodeInfo.locals_readable`` is false
     (reading ``f_locals`` there would corrupt the frame, see recorder/codes.py).
     ``metadata``: extra keys for ``trace_metadata.json`` (filters, ...).
+    ``steps``: ``"on"`` or ``"off"`` (no Step for each line: the session then asks the backend
+    for no line events; ``None`` until a session applies its configuration, ``"on"``
+    meanwhile). ``max_size`` (bytes of the event files) and ``max_records``: when the trace
+    reaches one, recording stops (:class:`~recorder.errors.RecordingStopped` from the flush
+    that found it: the session's one warning) and the metadata says ``"stopped"``; so does a
+    write that fails (a full disk). ``file_mode``: the permissions of every file and
+    directory made (:class:`~recorder.formats.storage.FileModes`; default ``"private"``:
+    0600 and 0700).
 
     Raises :class:`TraceDirError` when ``out_dir`` cannot be created or written.
     """
@@ -461,6 +635,8 @@ class CodeTracerWriter:
                  workdir: Optional[str] = None, toplevel_path: Optional[str] = None,
                  metadata: Optional[Mapping[str, Any]] = None, copy_sources: bool = True,
                  flush_records: int = 512, flush_seconds: float = 0.5,
+                 steps: Optional[str] = None, max_size: Optional[int] = None,
+                 max_records: Optional[int] = None, file_mode: str = "private",
                  timing: bool = True) -> None:
         if values not in VALUES_MODES:
             raise ValueError("values must be one of %s, not %r" % (", ".join(VALUES_MODES),
@@ -479,6 +655,17 @@ class CodeTracerWriter:
             () if values == "none" else (_CALL,) if values == "args" else (_CALL, _LINE))
         self.value_options = value_options or ValueOptions()
         self.reprs = None if reprs is None else check_reprs(reprs)
+        if steps not in (None,) + STEPS_MODES:
+            raise ValueError("steps must be one of %s, not %r" % (", ".join(STEPS_MODES), steps))
+        self.steps = steps
+        self.modes = FileModes(file_mode)
+        #: limits (None: none) on the totals of what the event files hold, all threads
+        #: (:attr:`records_written`, :attr:`bytes_written`), checked after each write
+        self.max_size = max_size
+        self.max_records = max_records
+        self.limits_on = max_size is not None or max_records is not None
+        #: why recording stopped before the end (the metadata's "stopped"), or None
+        self.stopped: Optional[Dict[str, Any]] = None
         self.workdir = os.path.abspath(workdir or os.getcwd())
         self.out_dir = os.path.abspath(os.path.join(self.workdir, os.fspath(out_dir)))
         self.program = program
@@ -510,7 +697,9 @@ class CodeTracerWriter:
         self._streams: Dict[int, _Stream] = {}
         self._by_ident: Dict[Optional[int], _Stream] = {}  # live streams by thread ident
         self._ended_threads: List[Dict[str, Any]] = []
-        self._ended_records = 0  # records written by the streams of ended threads
+        #: records and bytes written by the streams of ended threads (records_written)
+        self._ended_records = 0
+        self._ended_bytes = 0
         #: what the recording misses, and from where (see :meth:`gap`)
         self._gaps: List[Dict[str, Any]] = []
         self._ended_serials: set = set()
@@ -521,12 +710,16 @@ class CodeTracerWriter:
         self.start_time = _now_iso()
         self.end_time: Optional[str] = None
         self._prepare_dir()
-        self._imports = ImportLog(self.out_dir)
-        self._main = _Stream(self, None, self._main_ident, "MainThread",
-                             os.path.join(self.out_dir, "trace.json"),
-                             os.path.join(self.out_dir, "trace_paths.json"), main=True)
-        self._main.flush()
-        self._write_metadata(complete=False)
+        self._imports = ImportLog(self.out_dir, self.modes)
+        try:
+            self._main = _Stream(self, None, self._main_ident, "MainThread",
+                                 os.path.join(self.out_dir, "trace.json"),
+                                 os.path.join(self.out_dir, "trace_paths.json"), main=True)
+            self._main.flush(check=False)
+            self._write_metadata(complete=False)
+        except (OSError, RecordingStopped) as exc:
+            raise TraceDirError("cannot write the trace directory %s: %s"
+                                % (self.out_dir, getattr(exc, "strerror", None) or exc)) from exc
 
     # -- setup -------------------------------------------------------------------------------
     def _prepare_dir(self) -> None:
@@ -538,7 +731,7 @@ class CodeTracerWriter:
         if os.path.exists(out) and not os.path.isdir(out):
             raise TraceDirError("the output path %s exists and is not a directory" % out)
         try:
-            os.makedirs(out, exist_ok=True)
+            self.modes.mkdir(out)  # an existing directory keeps its mode (docs/trace-format.md)
             earlier_trace = False
             for name in _OUR_FILES:
                 p = os.path.join(out, name)
@@ -554,8 +747,7 @@ class CodeTracerWriter:
             if earlier_trace:
                 _remove_tree(os.path.join(out, "files"))
             probe = os.path.join(out, ".recorder-write-test")
-            with open(probe, "wb"):
-                pass
+            os.close(self.modes.create(probe))
             os.remove(probe)
         except OSError as exc:
             raise TraceDirError("cannot write the trace directory %s: %s"
@@ -573,7 +765,9 @@ class CodeTracerWriter:
         return path
 
     def copy_source(self, path: str) -> None:
-        """Copy a traced source file to ``files/<absolute path>`` once (best effort)."""
+        """Copy a traced source file to ``files/<absolute path>`` once. A source that cannot
+        be read is not copied; a copy that cannot be written (a full disk) is removed and
+        stops recording (:meth:`write_failed`)."""
         if not self.copy_sources_enabled or path in self._copied:
             return
         with self._lock:
@@ -585,16 +779,31 @@ class CodeTracerWriter:
         try:
             if not os.path.isfile(path) or os.path.getsize(path) > _MAX_SOURCE_BYTES:
                 return
-            rel = os.path.splitdrive(path)[1].lstrip("/\\")
-            dest = os.path.join(self.out_dir, "files", rel)
-            os.makedirs(os.path.dirname(dest), exist_ok=True)
             # read whole (the size is bounded); shutil would cost start-up for this alone
             with open(path, "rb") as src:
                 data = src.read()
-            with open(dest, "wb") as out:
-                out.write(data)
         except OSError:
-            pass
+            return
+        dest = self._copy_path(path)
+        fd = -1
+        try:
+            self.modes.mkdir(os.path.dirname(dest))
+            fd = self.modes.create(dest)
+            write_all(fd, data, 0)
+        except OSError as exc:
+            if fd >= 0:
+                _remove_quietly(dest)  # never a half copy
+            if exc.errno not in _DISK_ERRORS:
+                return  # this path cannot be a file here (too long, ...): no copy, as before
+            if exc.filename is None:
+                exc.filename = dest
+            raise self.write_failed(exc) from None
+        finally:
+            if fd >= 0:
+                os.close(fd)
+
+    def _copy_path(self, path: str) -> str:
+        return os.path.join(self.out_dir, "files", os.path.splitdrive(path)[1].lstrip("/\\"))
 
     # -- streams -----------------------------------------------------------------------------
     def _stream_for(self, thread: Any) -> Optional[_Stream]:
@@ -613,16 +822,22 @@ class CodeTracerWriter:
                 self._by_ident[thread.ident] = main
                 return main
         tdir = os.path.join(self.out_dir, "threads")
-        os.makedirs(tdir, exist_ok=True)
-        st = _Stream(self, serial, thread.ident, thread.name,
-                     os.path.join(tdir, "trace-%d.json" % serial),
-                     os.path.join(tdir, "trace_paths-%d.json" % serial), main=False)
-        _write_json_atomic(os.path.join(tdir, "trace_metadata-%d.json" % serial),
-                           self._thread_metadata(st))
-        st.flush()
-        with self._lock:
+        try:
+            self.modes.mkdir(tdir)
+            st = _Stream(self, serial, thread.ident, thread.name,
+                         os.path.join(tdir, "trace-%d.json" % serial),
+                         os.path.join(tdir, "trace_paths-%d.json" % serial), main=False)
+        except OSError as exc:
+            raise self.write_failed(exc) from None
+        with self._lock:  # registered before its first write: close() finishes it
             self._streams[serial] = st
             self._by_ident[thread.ident] = st
+        try:
+            write_json_atomic(os.path.join(tdir, "trace_metadata-%d.json" % serial),
+                              self._thread_metadata(st), self.modes)
+        except OSError as exc:
+            raise self.write_failed(exc) from None
+        st.flush(check=False)
         return st
 
     def _end_stream(self, st: _Stream) -> None:
@@ -632,16 +847,23 @@ class CodeTracerWriter:
         if st.main or self._stopping:
             return  # the main stream ends at close(), returning the exit status
         st.ended = True
-        st.finish(st.enc.none())
+        failure: Optional[OSError] = None
+        try:
+            st.finish(st.enc.none())
+        except OSError as exc:
+            failure = exc
         self._count_hidden(st)
         info = st.describe()
         with self._lock:
-            self._ended_records += st.records
-            self._streams.pop(st.serial, None)  # type: ignore[arg-type]
+            if self._streams.pop(st.serial, None) is st:  # type: ignore[arg-type]
+                self._ended_records += st.records  # its file's counts stay in the totals
+                self._ended_bytes += st.size
             if self._by_ident.get(st.ident) is st:
                 del self._by_ident[st.ident]
             self._ended_serials.add(st.serial)
             self._ended_threads.append(info)  # not the stream: its tables are freed
+        if failure is not None:
+            raise self.write_failed(failure)
 
     def use_reprs(self, reprs: str) -> None:
         """Set ``reprs`` (the session calls this before recording starts when the writer
@@ -651,7 +873,10 @@ class CodeTracerWriter:
             streams = list(self._streams.values()) + [self._main]
         for st in streams:
             st.enc.use_reprs(reprs)
-        self._write_metadata(complete=False)
+        try:
+            self._write_metadata(complete=False)
+        except OSError as exc:
+            raise self.write_failed(exc) from None
 
     def release_code(self, info: CodeInfo) -> None:
         """The code object behind ``info`` has died (the session's code catalog says so):
@@ -694,20 +919,26 @@ class CodeTracerWriter:
         for path in list(self._copied):
             if path.startswith("<") or not os.path.isabs(path):
                 continue
-            dest = os.path.join(self.out_dir, "files",
-                                os.path.splitdrive(path)[1].lstrip("/\\"))
+            dest = self._copy_path(path)
             try:
                 with open(dest, "rb") as fh:
                     data = fh.read()
-                changed = data
-                for text in self.secret_texts:
-                    changed = changed.replace(text.encode("utf-8", "backslashreplace"),
-                                              b"<redacted>")
-                if changed != data:
-                    with open(dest, "wb") as fh:
-                        fh.write(changed)
             except OSError:
-                pass
+                continue
+            changed = data
+            for text in self.secret_texts:
+                changed = changed.replace(text.encode("utf-8", "backslashreplace"),
+                                          b"<redacted>")
+            if changed == data:
+                continue
+            try:  # in place, keeping the file's mode
+                fd = os.open(dest, os.O_WRONLY | os.O_TRUNC)
+                try:
+                    write_all(fd, changed, 0)
+                finally:
+                    os.close(fd)
+            except OSError:
+                _remove_quietly(dest)  # a copy cut short, or still holding the secret: none
 
     def _count_hidden(self, st: _Stream) -> None:
         """Hand a stream's counts of hidden values to the filter engine (once)."""
@@ -741,7 +972,10 @@ class CodeTracerWriter:
             rec["until"] = None
         with self._lock:
             self._gaps.append(rec)
-        self._write_metadata(complete=False)
+        try:
+            self._write_metadata(complete=False)
+        except OSError as exc:
+            raise self.write_failed(exc) from None
 
     def gap_end(self, thread: Any, kind: str,
                 where: Optional[Tuple[CodeInfo, Optional[int]]]) -> None:
@@ -770,6 +1004,89 @@ class CodeTracerWriter:
     def detached(self, st: _Stream) -> str:
         """The return value of an activation closed by the recorder, not the program."""
         return st.enc.marker("<detached>", "<detached>")
+
+    # -- limits and failed writes --------------------------------------------------------------
+    def _totals(self) -> Tuple[int, int]:
+        """(records, bytes) in the event files, all threads; the caller holds ``_lock``.
+        Each stream counts its own file (``_Stream.records``, ``_Stream.size``) as it
+        writes, so there is one count: the gaps, the limits and the end-of-run line read it."""
+        live = [st for st in self._streams.values() if not st.main]
+        live.append(self._main)
+        return (self._ended_records + sum(st.records for st in live),
+                self._ended_bytes + sum(st.size for st in live))
+
+    @property
+    def records_written(self) -> int:
+        """Records written to the event files so far, all threads."""
+        with self._lock:
+            return self._totals()[0]
+
+    @property
+    def bytes_written(self) -> int:
+        """Bytes of the event files so far, all threads."""
+        with self._lock:
+            return self._totals()[1]
+
+    def over_limit(self) -> bool:
+        """Has the trace reached ``max_size`` or ``max_records`` (and not stopped yet)?"""
+        if self.stopped is not None:
+            return False
+        with self._lock:
+            records, size = self._totals()
+        return ((self.max_size is not None and size >= self.max_size)
+                or (self.max_records is not None and records >= self.max_records))
+
+    def limit_reached(self) -> Optional[RecordingStopped]:
+        """Recording stops at a limit: the exception to raise (None when it has stopped
+        already). Records written since the last check overshoot the limit: at most one
+        buffer per thread, and the closing Returns."""
+        if self.max_size is not None and self.bytes_written >= self.max_size:
+            reason, limit = "max-size", self.max_size
+        else:
+            reason, limit = "max-records", self.max_records
+        if not self._stop({"reason": reason, "limit": limit}):
+            return None
+        stopped = self.stopped or {}
+        return RecordingStopped("the trace reached its %s limit (%d %s): %d records, %d bytes "
+                                "written" % (reason, limit, "bytes" if reason == "max-size"
+                                             else "records", stopped.get("at_records", 0),
+                                             stopped.get("at_bytes", 0)))
+
+    def write_failed(self, exc: OSError) -> RecordingStopped:
+        """A write failed (a full disk, an I/O error, the file-size limit): recording stops,
+        and the metadata is written at once to say why, if it still can be. Returns the
+        exception to raise (the session's one warning line)."""
+        name = self._relative(exc.filename)
+        error = exc.strerror or str(exc)
+        message = "cannot write %s: %s" % (name, error)
+        first = self._stop({"reason": "write-error", "file": name, "error": error,
+                            "errno": errno.errorcode.get(exc.errno or 0)})
+        if first:
+            try:
+                self._write_metadata(complete=False)
+            except Exception:
+                message += " (the metadata could not be written either)"
+            else:
+                message += " (trace_metadata.json says where it stopped)"
+        return RecordingStopped(message)
+
+    def _stop(self, why: Dict[str, Any]) -> bool:
+        """Record why recording stops (the first reason only); False if it had stopped."""
+        with self._lock:
+            if self.stopped is not None:
+                return False
+            records, size = self._totals()
+            why.update(at_records=records, at_bytes=size, time=_now_iso())
+            self.stopped = why
+            return True
+
+    def _relative(self, path: Any) -> str:
+        if not isinstance(path, str):
+            return "a trace file"
+        try:
+            return os.path.relpath(path, self.out_dir)
+        except ValueError:
+            return path
 
     # -- the sink ----------------------------------------------------------------------------
     def emit(self, kind: Kind, thread: Any, code: Optional[CodeInfo], line: Optional[int],
@@ -812,11 +1129,13 @@ class CodeTracerWriter:
                 rv = st.enc.hidden(hidden)
                 if len(self.secret_texts) != st.scrubbed:
                     self._scrub_pending(st)
-            st.buf.append('{"Return":{"return_value":' + rv + "}}")
-            st.depth -= 1
             times = st.times
             if times is not None:
-                times.append(_clock())
+                stamp = (_clock(),)
+            st.buf.append('{"Return":{"return_value":' + rv + "}}")
+            st.depth -= 1
+            if times is not None:
+                times += stamp
             st.tick -= 1
             if st.tick <= 0:
                 self._maybe_flush(st)
@@ -824,9 +1143,13 @@ class CodeTracerWriter:
             if st.depth <= 0:
                 return
             rv = st.enc.encode_exception(value, self._exception_text(st, value))
+            times = st.times
+            if times is not None:
+                stamp = (_clock(),)
             st.buf.append('{"Return":{"return_value":' + rv + "}}")
             st.depth -= 1
-            st.stamp()
+            if times is not None:
+                times += stamp
             st.tick -= 1
             if st.tick <= 0:
                 self._maybe_flush(st)
@@ -900,18 +1223,22 @@ class CodeTracerWriter:
         if kind is not _RESUME and self._args_on and frame is not None:
             args = self._call_args(st, c, frame, kind is _CALL and code.call_locals_droppable)
         st.last_exc = None
-        buf.append(c.call_step)
-        buf.append(c.call + args + "]}}")
         times = st.times
         if times is not None:
-            times.append(_clock())
+            # read before the records go in: at the recursion limit a call may fail, and
+            # the event is then given again with nothing of it left behind
+            stamp = (_clock(),)
+        buf.append(c.call_step)
+        buf.append(c.call + args + "]}}")
+        if times is not None:
+            times += stamp  # (+= calls nothing that can fail at the limit)
         st.depth += 1
         st.calls += 1
         # The Call is written: what follows must not raise (the event would be retried)
         try:
             if secrets and len(secrets) != st.scrubbed:
                 self._scrub_pending(st)
-            if kind is _ATTACH and line is not None:
+            if kind is _ATTACH and line is not None and self.steps != "off":
                 # where the already running frame is now
                 rec = c.step + str(line) + "}}"
                 buf.append(rec)
@@ -1148,14 +1475,6 @@ class CodeTracerWriter:
     def closed(self) -> bool:
         return self._closed
 
-    @property
-    def records_written(self) -> int:
-        """Records written to the event files so far, all threads (the end-of-run line)."""
-        with self._lock:
-            live = [st for st in self._streams.values() if not st.main]
-            total = self._ended_records
-        return total + sum(st.records for st in live) + self._main.records
-
     def close(self, exit_status: Union[int, str, None] = None) -> None:
         """Finish every stream (Returns for what is still open, marked ``<detached>``; the
         main ``<toplevel>`` returns the exit status), then write ``trace_paths.json`` and the
@@ -1170,6 +1489,7 @@ class CodeTracerWriter:
             self._exit_status = exit_status
         status = self._exit_status
         self.end_time = _now_iso()
+        told = self.stopped is not None and self.stopped["reason"] == "write-error"
         first_error: Optional[BaseException] = None
         for st in streams:
             try:
@@ -1194,11 +1514,13 @@ class CodeTracerWriter:
         except Exception as exc:
             first_error = first_error or exc
         self._scrub_sources()
+        if isinstance(first_error, OSError):
+            first_error = self.write_failed(first_error)  # "stopped" for the metadata
         try:
             self._write_metadata(complete=True)
         except Exception as exc:
             first_error = first_error or exc
-        if first_error is not None:
+        if first_error is not None and not told:  # a write error was told already: once
             raise first_error
 
     # -- metadata ----------------------------------------------------------------------------
@@ -1259,16 +1581,21 @@ class CodeTracerWriter:
             "start_time": self.start_time,
             "end_time": self.end_time,
             "process_exit_status": self._exit_record(),
-            "complete": complete and not gaps,
+            "complete": complete and not gaps and not any(t.get("cut") for t in threads),
             "gaps": gaps,
             "threads": threads,
             "imports": {"file": IMPORTS_FILE if self._imports.count else None,
                         "count": self._imports.count},
             "timing": self._timing_metadata(),
         }
+        data["steps"] = self.steps or "on"
+        if self.limits_on:
+            data["limits"] = {"max_size": self.max_size, "max_records": self.max_records}
+        if self.stopped is not None:
+            data["stopped"] = dict(self.stopped)
         if self.filters is not None:
             data["scope"] = self.filters.scope_metadata()
             data["trace_filter"] = self.filters.metadata()
         for key, val in self.extra_metadata.items():
             data.setdefault(key, val)
-        _write_json_atomic(os.path.join(self.out_dir, "trace_metadata.json"), data)
+        write_json_atomic(os.path.join(self.out_dir, "trace_metadata.json"), data, self.modes)

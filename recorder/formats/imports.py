@@ -21,28 +21,39 @@ import json
 import os
 import threading
 import time
-from typing import IO, Any, Optional
+from typing import Any, List, Optional
+
+from recorder.formats.storage import FileModes, write_all
 
 FILE_NAME = "imports.jsonl"
 
 
 class ImportLog:
     """Appends one line per finished import to ``<out_dir>/imports.jsonl`` (created at the
-    first one). Thread-safe: imports end on any thread."""
+    first one). Thread-safe: imports end on any thread. Lines wait in memory until
+    :meth:`flush` (the main stream's flushes); a write that fails cuts the file back to its
+    last whole line, raises the ``OSError`` (the trace writer stops recording) and drops every
+    later line."""
 
-    def __init__(self, out_dir: str) -> None:
+    def __init__(self, out_dir: str, modes: Optional[FileModes] = None) -> None:
         self.path = os.path.join(out_dir, FILE_NAME)
+        self._modes = modes or FileModes()
         #: the clock of ImportInfo.start/end, and the origin of the trace's time stamps
         self.t0 = time.perf_counter()
-        self._fh: Optional[IO[str]] = None
+        self._fd: Optional[int] = None
+        self._pending: List[str] = []
+        self._size = 0  # bytes in the file, all whole lines
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self.count = 0
         self.closed = False
+        #: a write failed: the file holds the lines written before (``count`` of them)
+        self.failed = False
 
     def ended(self, info: Any, thread_serial: Optional[int], error: Optional[str]) -> None:
-        """Write the line of a finished import (an ``ImportInfo`` at ``IMPORT_END``);
-        ``error`` is the text of ``info.error``, made by the caller's value encoder."""
+        """Keep the line of a finished import (an ``ImportInfo`` at ``IMPORT_END``) for the
+        next flush; ``error`` is the text of ``info.error``, made by the caller's value
+        encoder."""
         record = {
             "module": info.name,
             "origin": info.origin,
@@ -55,23 +66,41 @@ class ImportLog:
         }
         line = json.dumps(record, ensure_ascii=False) + "\n"
         with self._lock:
-            if self.closed or os.getpid() != self._pid:
-                return  # closed, or a forked child: the file is the parent's
-            if self._fh is None:
-                self._fh = open(self.path, "w", encoding="utf-8", errors="backslashreplace")
-            self._fh.write(line)
-            self.count += 1
+            if self.closed or self.failed or os.getpid() != self._pid:
+                return  # closed, failed, or a forked child: the file is the parent's
+            self._pending.append(line)
 
     def flush(self) -> None:
         with self._lock:
-            if self._fh is not None and not self.closed and os.getpid() == self._pid:
-                self._fh.flush()
+            if self.closed or self.failed or not self._pending or os.getpid() != self._pid:
+                return
+            lines = self._pending
+            self._pending = []
+            data = "".join(lines).encode("utf-8", "backslashreplace")
+            try:
+                if self._fd is None:
+                    self._fd = self._modes.create(self.path)
+                write_all(self._fd, data, self._size)
+            except OSError as exc:
+                self.failed = True
+                if self._fd is not None:
+                    try:
+                        os.ftruncate(self._fd, self._size)
+                    except OSError:
+                        pass
+                if exc.filename is None:
+                    exc.filename = self.path
+                raise
+            self._size += len(data)
+            self.count += len(lines)
 
     def close(self) -> None:
-        with self._lock:
-            if self.closed:
-                return
-            self.closed = True
-            if self._fh is not None and os.getpid() == self._pid:
-                self._fh.close()
-
+        """Write what is left and close (a failure raises ``OSError``, after closing)."""
+        try:
+            self.flush()
+        finally:
+            with self._lock:
+                if not self.closed:
+                    self.closed = True
+                    if self._fd is not None and os.getpid() == self._pid:
+                        os.close(self._fd)

@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional
 
+from recorder.formats.storage import open_replacement
+
 __all__ = ["TraceRead", "TraceDir", "Balance", "EventReader", "read_events", "read_trace_dir",
            "check_balance", "repair_trace", "repair_trace_dir", "Repaired"]
 
@@ -289,25 +291,34 @@ def repair_trace(path: str) -> Balance:
         return check_balance(events)
     ntypes = sum(1 for e in events if isinstance(e, dict) and "Type" in e)
     open_calls = check_balance(events, complete=False, strict=False).open
-    tail: List[Any] = []
-    if open_calls:
-        tail.append({"Type": {"kind": 24, "lang_type": "<detached>",
-                              "specific_info": {"kind": "None"}}})
-        tail += [{"Return": {"return_value": {"kind": "Error", "msg": "<detached>",
-                                              "type_id": ntypes}}}] * open_calls
+    tail = closing_records(ntypes, open_calls)
     with open(path, "r", encoding="utf-8", errors="replace", newline="") as fh:
         head = fh.read(reader.good_end) if reader.good_end else "["
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as out:
+    tmp, out = open_replacement(path)  # the file keeps its mode
+    with out:
         out.write(head)
-        first = reader.count == 0
-        for rec in tail:
-            out.write("\n" if first else ",\n")
-            out.write(json.dumps(rec, separators=(",", ":")))
-            first = False
-        out.write("\n]\n")
+        out.write(closing_text(tail, reader.count > 0))
     os.replace(tmp, path)
     return check_balance(events + tail)
+
+
+def closing_records(ntypes: int, open_calls: int) -> List[Any]:
+    """What closes a cut event file holding ``ntypes`` Type records and ``open_calls`` Calls
+    without their Return: a ``<detached>`` Type (id ``ntypes``) and an ``Error "<detached>"``
+    Return for each open Call."""
+    if not open_calls:
+        return []
+    return ([{"Type": {"kind": 24, "lang_type": "<detached>", "specific_info": {"kind": "None"}}}]
+            + [{"Return": {"return_value": {"kind": "Error", "msg": "<detached>",
+                                            "type_id": ntypes}}}] * open_calls)
+
+
+def closing_text(records: List[Any], after_a_record: bool) -> str:
+    """``records`` as the end of an event file that stops after ``[`` (or after a record),
+    with the closing ``]``."""
+    text = "".join(("\n" if i == 0 and not after_a_record else ",\n")
+                   + json.dumps(rec, separators=(",", ":")) for i, rec in enumerate(records))
+    return text + "\n]\n"
 
 
 class Repaired:
@@ -348,7 +359,7 @@ def repair_trace_dir(out_dir: str) -> List[Repaired]:
         in_stream = [e["Path"] for e in before.events if isinstance(e, dict) and "Path" in e]
         listed = _load_json(paths_path)
         if not isinstance(listed, list) or len(listed) < len(in_stream):
-            _write_json(paths_path, in_stream)
+            _write_json(paths_path, in_stream, like=path)
     _drop_cut_line(os.path.join(out_dir, "imports.jsonl"))
     if any(not r.was_complete for r in done):
         meta_path = os.path.join(out_dir, "trace_metadata.json")
@@ -361,15 +372,17 @@ def repair_trace_dir(out_dir: str) -> List[Repaired]:
     return done
 
 
-def _write_json(path: str, data: Any) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
+def _write_json(path: str, data: Any, like: Optional[str] = None) -> None:
+    """Rewrite ``path``, keeping its mode (a missing one gets the mode of ``like``)."""
+    tmp, fh = open_replacement(path, like)
+    with fh:
         json.dump(data, fh, indent=1)
     os.replace(tmp, path)
 
 
 def _drop_cut_line(path: str) -> None:
-    """A JSON-lines file cut by a kill: keep it up to its last newline."""
+    """A JSON-lines file cut by a kill: keep it up to its last newline (cut in place, so
+    the file keeps its mode)."""
     try:
         with open(path, "rb") as fh:
             data = fh.read()
@@ -377,5 +390,4 @@ def _drop_cut_line(path: str) -> None:
         return
     end = data.rfind(b"\n") + 1
     if end != len(data):
-        with open(path, "wb") as fh:
-            fh.write(data[:end])
+        os.truncate(path, end)

@@ -22,7 +22,9 @@ from __future__ import annotations
 import array
 import os
 import sys
-from typing import IO, Iterator, List, Optional
+from typing import Iterator, List, Optional
+
+from recorder.formats.storage import FileModes, write_all
 
 #: bytes per stamp
 STAMP_SIZE = 8
@@ -45,30 +47,65 @@ def times_path(trace_path: str) -> str:
 
 
 class TimesWriter:
-    """Appends stamps to a side file (the writer's stream calls it under its lock)."""
+    """Appends stamps to a side file (the writer's stream calls it under its lock), created
+    with the trace's file mode (``modes``: a :class:`recorder.formats.storage.FileModes`;
+    default private). Writes go straight to the descriptor, like the event file's; one that
+    fails cuts the file back to its last whole stamp, and it takes no more stamps (so it
+    never holds more stamps than its event file has Calls and Returns)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, modes: Optional[FileModes] = None) -> None:
         self.path = path
-        self.fh: IO[bytes] = open(path, "wb")
+        self.fd = (modes or FileModes()).create(path)
+        self.size = 0  # bytes written, always whole stamps
+        self.torn = False  # a write stopped part way without an OSError (recursion limit)
+        self.dead = False  # a write failed
 
     def write(self, stamps: List[float], held: List[str], final: bool = False) -> None:
         """Once there are :data:`BATCH` of them, or when ``final``: write and remove the
         stamps in ``stamps`` but those of ``held``, the records the writer holds back
-        (unwritten); stamps appended meanwhile stay."""
+        (unwritten); stamps appended meanwhile stay. They leave the list only once
+        written (a RecursionError leaves them for the next write). ``OSError`` when the
+        write fails."""
         if len(stamps) < BATCH and not final:
             return
         n = len(stamps) - (held_back(held) if held else 0)
         if n <= 0:
             return
+        if self.dead:
+            del stamps[:n]
+            return
         data = array.array("d", stamps[:n])
-        del stamps[:n]
         if _SWAP:
             data.byteswap()
-        self.fh.write(data.tobytes())
-        self.fh.flush()
+        raw = data.tobytes()
+        try:
+            if self.torn:
+                os.ftruncate(self.fd, self.size)
+                os.lseek(self.fd, self.size, os.SEEK_SET)
+                self.torn = False
+            self.torn = True
+            write_all(self.fd, raw, self.size)
+        except OSError as exc:
+            self.dead = True
+            del stamps[:n]
+            try:
+                os.ftruncate(self.fd, self.size)
+            except OSError:
+                pass
+            if exc.filename is None:
+                exc.filename = self.path
+            raise
+        self.torn = False
+        self.size += len(raw)
+        del stamps[:n]
 
     def close(self) -> None:
-        self.fh.close()
+        if self.torn:  # a write stopped part way: whole stamps only
+            try:
+                os.ftruncate(self.fd, self.size)
+            except OSError:
+                pass
+        os.close(self.fd)
 
 
 def held_back(records: List[str]) -> int:
