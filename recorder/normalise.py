@@ -489,7 +489,9 @@ class Normaliser:
         unwrap = _unwrap_async_value
         # LINE with no frame for a sink that wants one: the rule was registered as the
         # sys.monitoring callback itself (no wrapper), so its caller is the line's frame
-        fetch = bool(getattr(self._sink, "wants_frames", False))
+        # (a sink may want frames at calls only: ``wants_line_frames`` false)
+        fetch = bool(getattr(self._sink, "wants_line_frames",
+                             getattr(self._sink, "wants_frames", False)))
         getframe = sys._getframe
         # 3.8 only: what clears the thread's overflow state after a RecursionError
         recover = recursion.recover if env.RECURSION_OVERFLOW_STICKY else None

@@ -563,6 +563,7 @@ class ValueEncoder:
         self._int_tail = ""
         self._str_tail = ""
         self._float_tail = ""
+        self._pair_tail = ""  # '],"type_id":N}' ending a dict item's Tuple record
         self._true = ""
         self._false = ""
         #: Filters (recorder/filters.py): ``name -> 0 allow | 1 redact | 2 drop`` for
@@ -580,6 +581,11 @@ class ValueEncoder:
         self.secrets_seen = 0
         #: the writer's list of hidden texts, shared by its streams' encoders
         self.shared_secrets: Optional[List[str]] = None
+        #: bumped when what an encoding depends on changes (reprs mode): see :meth:`snapshot`
+        self._gen = 0
+        #: set when :meth:`encode` gave the record of a failure (no snapshot of it)
+        self._failed = False
+        self._snap_left = 0
         self.use_reprs(reprs)
 
     def use_reprs(self, reprs: str) -> None:
@@ -587,6 +593,7 @@ class ValueEncoder:
         self.reprs = check_reprs(reprs)
         self._program_reprs = reprs == "program"
         self._classes.clear()
+        self._gen += 1
 
     # -- entry points ---------------------------------------------------------------------
     def encode(self, obj: Any) -> str:
@@ -628,8 +635,10 @@ class ValueEncoder:
             return self._enc(obj, 0)
         except KeyboardInterrupt as e:  # raised outside a repr (e.g. in a C iterator)
             self.interrupt = e
+            self._failed = True
             return self._error("<interrupted>", TypeKind.ERROR, "<interrupted>")
         except BaseException as e:
+            self._failed = True
             return self._error("<encode failed: %s>" % type_name(type(e)), TypeKind.ERROR,
                                "<error>")
 
@@ -692,6 +701,101 @@ class ValueEncoder:
             return ('{"kind":"Sequence","elements":[' + ",".join(rs)
                     + '],"is_slice":false,"type_id":' + str(tid) + "}")
         return '{"kind":"Tuple","elements":[' + ",".join(rs) + '],"type_id":' + str(tid) + "}"
+
+    # -- unchanged values ----------------------------------------------------------------------
+    def encode_kept(self, obj: Any) -> Tuple[str, Any]:
+        """``(record, snapshot)``: :meth:`encode`'s record, and what it depends on
+        (:meth:`snapshot`), or None for the snapshot when that cannot be told cheaply or the
+        record must not be written again (the encoding hid a value, failed or was
+        interrupted)."""
+        hidden = self.attr_redactions + self.attr_drops
+        self._failed = False
+        r = self.encode(obj)
+        if (self._failed or self.interrupt is not None
+                or hidden != self.attr_redactions + self.attr_drops):
+            return r, None
+        return r, self.snapshot(obj)
+
+    def snapshot(self, obj: Any) -> Any:
+        """What the top-level record of a container depends on, for :meth:`same`: per
+        container shown, its exact type, its length and the ids of the elements shown (keys
+        and values of a dict). The plain immutable elements shown (small exact ints and strs,
+        floats, bools, None) are held, so their ids cannot be reused by other objects; the
+        containers are not (holding them would keep what they hold alive, which ``__del__``
+        and weak references could tell): an element at the same address is checked the same
+        way, as the container it now is. None for anything else (program objects, other
+        types, cycles, more than ``max_nodes`` containers): checking a program object's
+        fields costs about as much as encoding them."""
+        self._snap_left = self._max_nodes
+        try:
+            node = self._snap(obj, 0, [])
+        except Exception:
+            return None
+        if node is None:
+            return None
+        return (self._gen, self.attr_action, node)
+
+    def same(self, obj: Any, snap: Any) -> bool:
+        """Would :meth:`encode` give ``obj`` the record whose :meth:`snapshot` is ``snap``?
+        C calls on the base types only (lengths, iterators, ``id``): no program code runs."""
+        if snap[0] != self._gen or snap[1] is not self.attr_action:
+            return False
+        try:
+            return _same(obj, snap[2])
+        except Exception:  # e.g. a dict resized by another thread while we read it
+            return False
+
+    def _snap(self, obj: Any, depth: int, path: List[int]) -> Any:
+        self._snap_left -= 1
+        if self._snap_left < 0:
+            return None
+        t = type(obj)
+        c = self._classes.get(id(t)) or self._class(t)
+        oid = id(obj)
+        if oid in path:
+            return None  # a cycle: "<cycle>" stands for it, encoded afresh
+        f = getattr(c.handler, "__func__", None)
+        if f is _H_CONTAINER:
+            n = c.length(obj)
+            if depth >= self._max_depth:
+                return (_N_LEN, t, c.length, n)
+            limit = self._max_items if n > self._max_items else n
+            if c.shape == _DICT:
+                elems = (tuple(itertools.islice(dict.keys(obj), limit))
+                         + tuple(itertools.islice(dict.values(obj), limit)))
+                kind = _N_DICT
+            else:
+                elems = tuple(itertools.islice(c.iterate(obj), limit))
+                kind = _N_SEQ
+            ex: Any = c.iterate
+            length: Any = c.length
+        else:
+            return None
+        keep: List[Any] = []
+        subs: List[Tuple[int, Any]] = []
+        path.append(oid)
+        try:
+            for i, x in enumerate(elems):
+                tx = type(x)
+                if tx is int:
+                    if not -_KEEP_INT < x < _KEEP_INT:
+                        return None
+                elif tx is str:
+                    if len(x) > _KEEP_LEN:
+                        return None
+                elif not (tx is float or tx is bool or x is None):
+                    sub = self._snap(x, depth + 1, path)
+                    if sub is None:
+                        return None
+                    subs.append((i, sub))
+                    continue
+                keep.append(x)
+        finally:
+            path.pop()
+        ids = tuple(map(id, elems))
+        # a dict's key ids and value ids apart, for the check without nested containers
+        split = (ids[:limit], ids[limit:]) if kind == _N_DICT else None
+        return (kind, t, length, ex, n, limit, ids, tuple(keep), tuple(subs), split)
 
     def _bool(self, obj: bool) -> str:
         if not self._true:
@@ -1201,7 +1305,10 @@ class ValueEncoder:
         memo = self._memo
         try:
             if c.shape == _DICT:
-                pair = ',"type_id":%d}' % self.types.get(TypeKind.TUPLE, "tuple")
+                pair = self._pair_tail
+                if not pair:
+                    pair = self._pair_tail = (
+                        '],"type_id":%d}' % self.types.get(TypeKind.TUPLE, "tuple"))
                 filtered = self.attr_action is not None
                 attr_memo = self._attr_memo
                 for k, v in c.iterate(obj):
@@ -1234,7 +1341,7 @@ class ValueEncoder:
                         vr = enc(v, depth)
                     else:
                         self._budget -= 1
-                    parts.append('{"kind":"Tuple","elements":[' + kr + "," + vr + "]" + pair)
+                    parts.append('{"kind":"Tuple","elements":[' + kr + "," + vr + pair)
                     n += 1
             elif c.fields is not None and self.attr_action is not None:
                 fields = c.fields
@@ -1372,6 +1479,54 @@ class ValueEncoder:
 
     def none(self) -> str:
         return self._none
+
+
+_H_CONTAINER = ValueEncoder._h_container
+#: plain immutable elements held by a snapshot (ValueEncoder.snapshot): bounded like the
+#: writer's own cache of unchanged values
+_KEEP_INT = 1 << 64
+_KEEP_LEN = 1024
+_N_SEQ, _N_DICT, _N_LEN = 0, 1, 2
+_islice = itertools.islice
+_dict_keys = dict.keys
+_dict_values = dict.values
+_dict_len = dict.__len__
+
+
+def _same(o: Any, node: Any) -> bool:
+    """Does ``o`` match a snapshot node (see ValueEncoder.snapshot)? Lengths and iterators
+    are read through the C slots the encoder used."""
+    if type(o) is not node[1]:
+        return False
+    kind = node[0]
+    if kind == _N_LEN:
+        return node[2](o) == node[3]
+    _, _, length, ex, n, limit, ids, _, subs, _ = node
+    if length(o) != n:
+        return False
+    if kind == _N_DICT:
+        # through dict's own views: a subclass may override __iter__
+        # (values first: what changes most often)
+        if not subs:
+            kids, vids = node[9]
+            if n == limit:
+                return (tuple(map(id, _dict_values(o))) == vids
+                        and tuple(map(id, _dict_keys(o))) == kids)
+            return (tuple(map(id, _islice(_dict_values(o), limit))) == vids
+                    and tuple(map(id, _islice(_dict_keys(o), limit))) == kids)
+        elems = tuple(_islice(_dict_keys(o), limit)) + tuple(_islice(_dict_values(o), limit))
+    elif not subs:
+        if n == limit:
+            return tuple(map(id, ex(o))) == ids
+        return tuple(map(id, _islice(ex(o), limit))) == ids
+    else:
+        elems = tuple(_islice(ex(o), limit))
+    if tuple(map(id, elems)) != ids:
+        return False
+    for i, sub in subs:
+        if not _same(elems[i], sub):
+            return False
+    return True
 
 
 def encode_value(obj: Any, options: Optional[ValueOptions] = None,

@@ -183,3 +183,42 @@ def test_a_frame_reading_sink_leaves_the_results_alone(tmp_path: Path, backend: 
         assert steps > 0 and check_balance(trace.main.events).ok
         for read in trace.threads.values():
             assert check_balance(read.events).ok
+
+
+class CallFramesOnly:
+    """A sink that reads frames at calls only (the writer with ``values="args"``)."""
+
+    wants_frames = True
+    wants_line_frames = False
+    reads_locals = frozenset((Kind.CALL,))
+
+    def __init__(self) -> None:
+        self.frames: Dict[str, List[bool]] = {"call": [], "line": []}
+
+    def emit(self, kind: Kind, thread: Any, code: Any, line: Optional[int], value: Any,
+             depth: int, frame: Any) -> None:
+        if code is not None and code.label == "_frames_only_work":
+            if kind is Kind.CALL:
+                self.frames["call"].append(frame is not None)
+            elif kind is Kind.LINE:
+                self.frames["line"].append(frame is not None)
+
+    def close(self) -> None:
+        pass
+
+
+def _frames_only_work(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+
+
+def test_a_sink_wanting_frames_at_calls_only_gets_none_at_lines(backend: str) -> None:
+    if backend != "monitoring":
+        pytest.skip("settrace has the frame at hand: it may pass it at every event")
+    sink = CallFramesOnly()
+    with recorder.recording(sink, backend=backend):
+        assert _frames_only_work(3) == 3
+    assert sink.frames["call"] == [True]
+    assert sink.frames["line"] and not any(sink.frames["line"])

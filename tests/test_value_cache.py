@@ -164,3 +164,29 @@ def test_a_big_string_is_not_held_by_the_cache(tmp_path: Any, backend: str) -> N
         work()
     """, backend)
     assert len(steps) >= 4
+
+
+def test_containers_changed_in_place_show_their_new_content(tmp_path: Any,
+                                                            backend: str) -> None:
+    # The writer writes a container's record again while a snapshot says that what it
+    # shows is unchanged: a change inside the shown part (same length, same first element),
+    # inside a nested container, or of an element's type must be seen at the next Step.
+    steps, _, _ = record(tmp_path, """
+        def work():
+            xs = list(range(20))
+            rows = [[0], [1]]
+            d = {"a": 1}
+            xs[5] = 500
+            rows[1][0] = 7
+            d["a"] = True
+            xs[5] = 5
+            return xs
+
+        work()
+    """, backend)
+    inside = [values for line, values in steps if 6 <= line <= 10 and values]
+    assert [v["xs"][5] for v in inside] == [5, 500, 500, 500, 5]
+    assert [v["rows"] for v in inside] == [[[0], [1]], [[0], [1]], [[0], [7]], [[0], [7]],
+                                           [[0], [7]]]
+    one, true = [["a", 1]], [["a", ("Bool", None)]]  # True == 1, but a Bool record
+    assert [v["d"] for v in inside] == [one, one, one, true, true]

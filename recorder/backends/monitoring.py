@@ -365,9 +365,12 @@ class MonitoringBackend:
             py_return, py_yield = the_rules.return_, the_rules.yield_
             py_unwind, raise_ = the_rules.unwind, the_rules.raise_
         else:
+            # Several threads: the thread's rules looked up inline (entry_rules() would
+            # be one more Python call per event)
             def line(code: CodeType, line_number: int) -> Any:
                 try:
-                    current_rules().line(code, line_number, getframe(1) if want else None)
+                    (threads.get(get_ident()) or thread_state()).rules.line(
+                        code, line_number, getframe(1) if want else None)
                 except RecursionError:
                     try:
                         state = local.state
@@ -380,7 +383,7 @@ class MonitoringBackend:
 
             def py_return(code: CodeType, offset: int, value: Any) -> Any:
                 try:
-                    current_rules().return_(code, offset, value)
+                    (threads.get(get_ident()) or thread_state()).rules.return_(code, offset, value)
                 except RecursionError:
                     try:
                         state = local.state
@@ -392,7 +395,7 @@ class MonitoringBackend:
 
             def py_yield(code: CodeType, offset: int, value: Any) -> Any:
                 try:
-                    current_rules().yield_(code, offset, value)
+                    (threads.get(get_ident()) or thread_state()).rules.yield_(code, offset, value)
                 except RecursionError:
                     try:
                         state = local.state
@@ -404,7 +407,7 @@ class MonitoringBackend:
 
             def py_unwind(code: CodeType, offset: int, exc: BaseException) -> Any:
                 try:
-                    current_rules().unwind(code, offset, exc)
+                    (threads.get(get_ident()) or thread_state()).rules.unwind(code, offset, exc)
                 except RecursionError:
                     try:
                         state = local.state
@@ -416,7 +419,7 @@ class MonitoringBackend:
 
             def raise_(code: CodeType, offset: int, exc: BaseException) -> Any:
                 try:
-                    current_rules().raise_(code, offset, exc)
+                    (threads.get(get_ident()) or thread_state()).rules.raise_(code, offset, exc)
                 except RecursionError:
                     try:
                         state = local.state

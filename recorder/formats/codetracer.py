@@ -88,6 +88,13 @@ def _reusable(v: Any) -> bool:
     return t is float or t is bool or t is _NoneType or t is complex
 
 
+#: ``_Code.last``'s mark of a container or program object's record, kept with the snapshot
+#: that tells whether a later value would give the same record (ValueEncoder.same)
+_KEPT = object()
+#: Steps a variable whose snapshot never matched is encoded without one
+_RETRY = 4
+#: ... and one whose snapshot could not be taken
+_NO_SNAPSHOT = 64
 _REUSE_INT = 1 << 64
 _REUSE_LEN = 1024
 #: calls and returns between two checks of the time-based flush
@@ -189,8 +196,11 @@ class _Code:
         #: variable name -> (value, its finished Value record) for the last immutable value
         #: seen at a Step: a loop's unchanged locals are written again without encoding
         #: (an identity check; the cache holds the value, so its id cannot be reused).
+        #: A container is kept as (_KEPT, record, snapshot or None, [hits, snapshots to skip]):
+        #: its record is written again when ValueEncoder.same says the value now there
+        #: would give it.
         #: ``epoch`` is the count of hidden texts when it was filled (see _locals).
-        self.last: Dict[str, Tuple[Any, str]] = {}
+        self.last: Dict[str, Tuple[Any, ...]] = {}
         #: the same for arguments: name -> (value, Value record, Call argument record)
         self.last_args: Dict[str, Tuple[Any, str, str]] = {}
         self.epoch = 0
@@ -636,6 +646,9 @@ class CodeTracerWriter:
         self._full = values == "full"
         #: the normaliser passes frames only when this is true
         self.wants_frames = values != "none"
+        #: ... and at a LINE event too: only for its locals (``values="args"`` reads the
+        #: arguments at calls alone, so the line callbacks fetch no frame)
+        self.wants_line_frames = values == "full"
         #: where ``frame.f_locals`` is read: arguments at CALL/ATTACH, locals at LINE
         #: (recorder.codes decides per code object how the backend protects cells)
         self.reads_locals = frozenset(
@@ -1319,9 +1332,15 @@ class CodeTracerWriter:
             filtered = c.filtered  # module or class body: the user's names only
             for name, v in items:
                 hit = last.get(name)
-                if hit is not None and hit[0] is v:
-                    app(hit[1])
-                    continue
+                if hit is not None:
+                    h = hit[0]
+                    if h is v:
+                        app(hit[1])
+                        continue
+                    if h is _KEPT and hit[2] is not None and st.enc.same(v, hit[2]):
+                        hit[3][0] += 1
+                        app(hit[1])
+                        continue
                 if filtered:
                     if type(name) is not str or (name[:2] == "__" and name[-2:] == "__"):
                         continue
@@ -1333,10 +1352,30 @@ class CodeTracerWriter:
                 if p is None:
                     p = st.var(c, name)
                 if p.__class__ is str:
-                    rec = p + enc(v) + "}}"
+                    tv = type(v)
+                    if not (tv is list or tv is dict or tv is tuple or tv is set):
+                        rec = p + enc(v) + "}}"
+                        app(rec)
+                        if _reusable(v):
+                            last[name] = (v, rec)
+                        continue
+                    else:
+                        state = hit[3] if hit is not None and hit[0] is _KEPT else None
+                        if state is not None and state[0] == 0 and (
+                                state[1] > 0 or hit[2] is not None):  # type: ignore[index]
+                            # the last snapshot never matched (the value changes at every
+                            # Step) or none could be taken: skip a few (each costs more
+                            # than an encoding)
+                            rec = p + enc(v) + "}}"
+                            last[name] = (_KEPT, rec, None,
+                                          [0, state[1] - 1 if state[1] > 0 else _RETRY])
+                        else:
+                            vj, snap = st.enc.encode_kept(v)
+                            rec = p + vj + "}}"
+                            # no snapshot (it holds program objects, say): a long pause
+                            last[name] = (_KEPT, rec, snap,
+                                          [0, 0 if snap is not None else _NO_SNAPSHOT])
                     app(rec)
-                    if _reusable(v):
-                        last[name] = (v, rec)
                 else:
                     self._hidden_var(st, c, p, v)
         except KeyboardInterrupt:
