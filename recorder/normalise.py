@@ -82,12 +82,9 @@ def open_depth(stack: List[list]) -> int:
 
 
 class ThreadState(ThreadInfo):
-    """A thread's identity, its shadow stack and its rule functions.
+    """A thread's identity, its shadow stack and its rule functions."""
 
-    ``sink_state`` is free for the sink (e.g. a per-thread output stream).
-    """
-
-    __slots__ = ("stack", "backlog", "rules", "sink_state", "_sentinel_ref", "ended")
+    __slots__ = ("stack", "backlog", "rules", "_sentinel_ref", "ended")
 
     def __init__(self, serial: int, ident: int, name: str) -> None:
         super().__init__(serial, ident, name)
@@ -97,7 +94,6 @@ class ThreadState(ThreadInfo):
         #: It runs before the thread's next event (or at its end). See Normaliser._make_rules.
         self.backlog: List[Tuple[Callable[..., Any], tuple]] = []
         self.rules: Rules = None  # type: ignore[assignment]  # set by the Normaliser
-        self.sink_state: Any = None
         self._sentinel_ref: Any = None
         self.ended = False
 
