@@ -291,7 +291,7 @@ def _begin(parent: Optional[Tuple[int, str]], started_by: str,
            previous: Optional[str] = None) -> Optional[str]:
     """Create this process's trace directory, writer and session, and tell children."""
     from recorder.backends import select
-    from recorder.filters import load_chain
+    from recorder.filter_chain import load_chain
     from recorder.formats.codetracer import CodeTracerWriter
     from recorder.session import Session
 
@@ -361,7 +361,7 @@ def _target_package(program: "_Program") -> Optional[Tuple[str, str]]:
     """``python -m pkg.mod``: pkg is recorded even when installed (docs/filters.md)."""
     if program.kind != "module" or not program.value:
         return None
-    from recorder.filters import target_package
+    from recorder.filter_chain import target_package
     return target_package(program.value)
 
 

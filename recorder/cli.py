@@ -253,7 +253,7 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
     its exception (``throw``), show it as python would, finish the trace, and return the
     exit status (or raise the program's SystemExit, or die by SIGINT)."""
     import recorder
-    from recorder.filters import load_chain, scope_flag_selector
+    from recorder.filter_chain import load_chain, scope_flag_selector
     from recorder.formats.codetracer import CodeTracerWriter, TraceDirError
     from recorder.session import Session
 

@@ -24,7 +24,8 @@ from recorder.codes import CodeCatalog
 from recorder.config import Config
 from recorder.errors import RecorderError, SinkError, warn
 from recorder.events import CallbackSink, Event, Kind, Sink
-from recorder.filters import FilterChain, FilterEngine, load_chain
+from recorder.filter_chain import FilterChain, load_chain
+from recorder.filters import FilterEngine
 from recorder.identity import ModuleResolver
 from recorder.importhook import ImportHook
 from recorder.lifetimes import CodeLifetimes

@@ -41,6 +41,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 from recorder.events import CodeInfo, Kind
 from recorder.formats.imports import FILE_NAME as IMPORTS_FILE, ImportLog
 from recorder.formats.timing import TimesWriter, times_path
+from recorder.redaction import ALLOW, DROP, REDACT, scrub_bytes, scrub_records
 from recorder.values import (TypeRegistry, ValueEncoder, ValueOptions, check_reprs,
                              json_string, type_name)
 
@@ -178,7 +179,7 @@ class _Code:
         self.vkind = "local"
         self.vars: Dict[str, Any] = {}
         self.hidden_args: Optional[Dict[str, int]] = None  # argument name -> 1/2
-        self.ret = 0  # return/yield values: 0 recorded, 1 redacted, 2 dropped
+        self.ret = ALLOW  # return/yield values: ALLOW, REDACT or DROP
         #: variable name -> (value, its finished Value record) for the last immutable value
         #: seen at a Step: a loop's unchanged locals are written again without encoding
         #: (an identity check; the cache holds the value, so its id cannot be reused).
@@ -225,7 +226,6 @@ class _Stream:
         #: calls and returns left before the time-based flush is checked again
         self.tick = 1  # the first call or return checks the clock
         self.depth = 0
-        self.calls = 0
         #: records written to the file so far (a gap's position is a record index)
         self.records = 0
         self.last_exc: Any = None
@@ -311,19 +311,19 @@ class _Stream:
 
     def var(self, c: _Code, name: str) -> Any:
         """What a value of variable ``name`` in ``c`` becomes (see ``_Code.vars``)."""
-        action = c.values.action(c.vkind, name) if c.values is not None else 0
-        if action == 2:
+        action = c.values.action(c.vkind, name) if c.values is not None else ALLOW
+        if action == DROP:
             out: Any = False
         else:
             out = self.var_prefix.get(name) or self.new_var(name)
             if action:
-                out = (out + self.enc.hidden(1) + "}}",)
+                out = (out + self.enc.hidden(REDACT) + "}}",)
         c.vars[name] = out
         return out
 
     def hide(self, kind: str, action: int) -> None:
-        """Count a value the filters redacted (1) or dropped (2)."""
-        counts = self.redactions if action == 1 else self.drops
+        """Count a value the filters hid (``action``: REDACT or DROP)."""
+        counts = self.redactions if action == REDACT else self.drops
         counts[kind] = counts.get(kind, 0) + 1
 
     def new_var(self, name: str) -> str:
@@ -666,13 +666,7 @@ class CodeTracerWriter:
         texts = self.secret_texts
         new = texts[st.scrubbed:]
         st.scrubbed += len(new)
-        buf = st.buf
-        for text in new:
-            escaped = json_string(text)[1:-1]
-            for i in range(len(buf)):
-                rec = buf[i]
-                if escaped in rec:
-                    buf[i] = rec.replace(escaped, "<redacted>")
+        scrub_records(st.buf, new, json_string)
 
     def _scrub_sources(self) -> None:
         """At close: hidden texts out of the copied sources (``files/``) too."""
@@ -686,10 +680,7 @@ class CodeTracerWriter:
             try:
                 with open(dest, "rb") as fh:
                     data = fh.read()
-                changed = data
-                for text in self.secret_texts:
-                    changed = changed.replace(text.encode("utf-8", "backslashreplace"),
-                                              b"<redacted>")
+                changed = scrub_bytes(data, self.secret_texts)
                 if changed != data:
                     with open(dest, "wb") as fh:
                         fh.write(changed)
@@ -893,7 +884,6 @@ class CodeTracerWriter:
         if times is not None:
             times.append(_clock())
         st.depth += 1
-        st.calls += 1
         # The Call is written: what follows must not raise (the event would be retried)
         try:
             if secrets and len(secrets) != st.scrubbed:
@@ -944,9 +934,9 @@ class CodeTracerWriter:
                     h = hidden_args[name]
                     st.hide("arg", h)
                     st.enc.remember(v, self.secret_texts)
-                    if h == 2:
+                    if h == DROP:
                         continue
-                    vj = st.enc.hidden(1)
+                    vj = st.enc.hidden(REDACT)
                 else:
                     vj = st.enc.encode(v)
                 p = st.var_prefix.get(name)
