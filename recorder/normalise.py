@@ -39,7 +39,7 @@ from types import CodeType, FrameType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from recorder import env, recursion
-from recorder.events import CodeInfo, Kind, Sink, ThreadInfo
+from recorder.events import CodeInfo, Kind, Sink, SinkCapabilities, ThreadInfo
 
 CALL, RESUME, LINE, RETURN, YIELD = Kind.CALL, Kind.RESUME, Kind.LINE, Kind.RETURN, Kind.YIELD
 RAISE, HANDLED, UNWIND = Kind.RAISE, Kind.HANDLED, Kind.UNWIND
@@ -230,8 +230,11 @@ class Normaliser:
     (``recursion.recover``).
     """
 
-    def __init__(self, sink: Sink, on_error: Callable[[BaseException], None]) -> None:
+    def __init__(self, sink: Sink, on_error: Callable[[BaseException], None],
+                 offers: Optional[SinkCapabilities] = None) -> None:
         self._sink = sink
+        #: what the sink offers beyond emit (read once: events.SinkCapabilities)
+        self._offers = offers if offers is not None else SinkCapabilities(sink)
         self._on_error = on_error
         self._threads: Dict[int, ThreadState] = {}
         # Threads found running at start from another thread: their end sentinel can only
@@ -416,7 +419,7 @@ class Normaliser:
         self._tell_sink("gap_end", ts, kind)
 
     def _tell_sink(self, method: str, ts: Optional[ThreadState], what: Any) -> None:
-        tell = getattr(self._sink, method, None)
+        tell = getattr(self._offers, method)
         if tell is None or self.closed:
             return
         where = None
@@ -464,7 +467,7 @@ class Normaliser:
         unwrap = _unwrap_async_value
         # LINE with no frame for a sink that wants one: the rule was registered as the
         # sys.monitoring callback itself (no wrapper), so its caller is the line's frame
-        fetch = bool(getattr(self._sink, "wants_frames", False))
+        fetch = self._offers.wants_frames
         getframe = sys._getframe
         # 3.8 only: what clears the thread's overflow state after a RecursionError
         recover = recursion.recover if env.RECURSION_OVERFLOW_STICKY else None
