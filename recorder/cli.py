@@ -314,7 +314,7 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
         raise UsageError(str(exc))
     if program.main_code is not None:  # -c, stdin: no file, but the __main__ module
         session.resolver.bind(program.main_code, "__main__")
-    from recorder import autostart
+    from recorder import endings
     from recorder.report import EndOfRun, wanted
 
     status: Any = 0
@@ -333,7 +333,7 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
     # os._exit, os.exec* and SIGTERM finish the trace too (the auto-start's hooks), and
     # print the end-of-run line after it
     with session.at_work:  # its hooks and os.environ's code are not the program's
-        autostart.guard_endings(session, writer.out_dir, target,
+        endings.guard_endings(session, writer.out_dir, target,
                                report.print if printing else None)
     report.started = time.monotonic()
     try:
@@ -355,7 +355,7 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
             restore()
             if printing:
                 report.print()  # after the trace is closed; never raises
-        autostart.close_cli_session(session, _status_code(status), after)
+        endings.close_cli_session(session, _status_code(status), after)
     if isinstance(status, SystemExit):
         raise status  # Python prints a non-int code and exits exactly as unrecorded
     if status == 130:
@@ -409,6 +409,6 @@ def _die_by_sigint() -> None:
     """An uncaught KeyboardInterrupt ends Python by SIGINT (exit status 130 in a shell):
     the auto-start's way of dying by a signal (flush, default action, the signal, else
     os._exit(128 + signum))."""
-    from recorder import autostart
+    from recorder import endings
 
-    autostart._die(signal.SIGINT)
+    endings._die(signal.SIGINT)

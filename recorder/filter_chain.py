@@ -32,7 +32,7 @@ import fnmatch
 import os
 import re
 import sys
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from recorder import env
 from recorder.errors import ConfigError
@@ -339,6 +339,24 @@ def _rule_where(section: str, index: int, rule: Any) -> str:
     return where
 
 
+def _rules_of(table: Dict[str, Any], section: str, keys: Sequence[str],
+              actions: Mapping[str, Any], origin: str) -> Iterable[Tuple[str, Any, str]]:
+    """``(where, rule, action)`` of each ``[[section.rules]]`` table, its keys and action
+    checked."""
+    rules = table.get("rules", [])
+    if not isinstance(rules, list):
+        raise _fail(origin, "[%s]" % section,
+                    "'rules' must be an array of tables ([[%s.rules]])" % section)
+    for i, rule in enumerate(rules):
+        where = _rule_where(section + ".rules", i, rule)
+        _check_keys(rule, keys, origin, where)
+        action = _string(rule, "action", origin, where, required=True)
+        if action not in actions:
+            raise _fail(origin, where, "action=%r is not one of %s"
+                        % (action, ", ".join(actions)))
+        yield where, rule, action
+
+
 def parse_source(data: Mapping[str, Any], name: str, kind: str, origin: str,
                  base_dir: str, path: Optional[str] = None,
                  sha256: Optional[str] = None) -> FilterSource:
@@ -361,15 +379,8 @@ def parse_source(data: Mapping[str, Any], name: str, kind: str, origin: str,
         everything = Selector("group:*", "group", "glob", "*", lambda _g: True)
         source.scope_rules.append(_ScopeRule(everything, _SCOPE_ACTIONS[default],
                                              "[scope] default", source_name))
-    rules = scope.get("rules", [])
-    if not isinstance(rules, list):
-        raise _fail(origin, "[scope]", "'rules' must be an array of tables ([[scope.rules]])")
-    for i, rule in enumerate(rules):
-        where = _rule_where("scope.rules", i, rule)
-        _check_keys(rule, _SCOPE_RULE_KEYS, origin, where)
-        action = _string(rule, "action", origin, where, required=True)
-        if action not in _SCOPE_ACTIONS:
-            raise _fail(origin, where, "action=%r is not one of trace, skip" % action)
+    for where, rule, action in _rules_of(scope, "scope", _SCOPE_RULE_KEYS, _SCOPE_ACTIONS,
+                                         origin):
         try:
             selector = parse_selector(rule.get("selector"), SCOPE_KINDS, base_dir)
         except _SelectorError as exc:
@@ -379,15 +390,8 @@ def parse_source(data: Mapping[str, Any], name: str, kind: str, origin: str,
                                              source_name))
 
     values = _check_keys(data.get("values", {}), _VALUES_KEYS, origin, "[values]")
-    rules = values.get("rules", [])
-    if not isinstance(rules, list):
-        raise _fail(origin, "[values]", "'rules' must be an array of tables ([[values.rules]])")
-    for i, rule in enumerate(rules):
-        where = _rule_where("values.rules", i, rule)
-        _check_keys(rule, _VALUE_RULE_KEYS, origin, where)
-        action = _string(rule, "action", origin, where, required=True)
-        if action not in _VALUE_ACTIONS:
-            raise _fail(origin, where, "action=%r is not one of allow, redact, drop" % action)
+    for where, rule, action in _rules_of(values, "values", _VALUE_RULE_KEYS, _VALUE_ACTIONS,
+                                         origin):
         try:
             selector = parse_selector(rule.get("selector"), _VALUE_SELECTOR_KINDS, base_dir)
             scope_text = _string(rule, "scope", origin, where)
