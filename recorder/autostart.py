@@ -10,7 +10,7 @@ mechanism:
   one line looks at ``os.environ`` and imports nothing of ours unless ``RECORDER_TRACE`` is
   set and not empty, so an interpreter that does not record pays a dictionary lookup
   (benchmarks/startup.py measures it): an eager ``import`` in a ``.pth`` would tax every
-  Python start on the machine (research: peers.md item 10). Where ``.pth`` files are not
+  Python start on the machine. Where ``.pth`` files are not
   processed (or once PEP 829 retires their ``import`` lines), :data:`SITECUSTOMIZE` is the
   same guard for a ``sitecustomize.py``. Running both, or either twice, starts once.
 * **One session implementation.** :func:`start` builds a
@@ -22,32 +22,25 @@ mechanism:
   :meth:`Config.to_env`. After ``os.fork()`` the session drops the parent's recording in the
   child (it never writes the parent's files) and calls :func:`_on_fork`, which starts the
   child's own trace, linked to the parent's.
-* **However the process ends** the trace is finished: atexit (normal end, ``sys.exit``, an
-  uncaught exception, KeyboardInterrupt), ``os._exit`` and ``os.exec*`` (patched to close
-  the trace first), SIGTERM and SIGHUP (a handler standing in for the default action,
-  unseen by the program (recorder/signals.py), that closes the trace and then dies by the
-  signal as before). Frames still open are closed with a ``<detached>`` return value. A SIGKILL leaves the streamed prefix, which
-  :func:`recorder.formats.reader.read_trace_dir` reads and ``repair_trace`` can close.
+* **However the process ends** the trace is finished, with the exit status
+  (:mod:`recorder.endings`, which the CLI uses too). The trace directory is named after the
+  program (:mod:`recorder.program_name`).
 
 Nothing here may stop the program: every failure is one ``recorder: warning:`` line on
 stderr and the program runs unrecorded.
 """
 from __future__ import annotations
 
-import atexit
 import functools
 import os
-import re
-import signal
 import sys
-import threading
-import time
 from types import FrameType
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
-from recorder import own_threads, signals
 from recorder.config import Config
+from recorder.endings import _install_hooks, _last_exception, _state
 from recorder.errors import RecorderError, warn
+from recorder.program_name import _Program, program_name  # noqa: F401  (in __all__)
 
 __all__ = ["start", "trace_dir", "PTH_NAME", "PTH_SOURCE", "SITECUSTOMIZE", "program_name"]
 
@@ -73,49 +66,6 @@ if os.environ.get("RECORDER_TRACE", "").strip():
                          % (type(exc).__name__, exc))
 '''
 
-#: Exit status written for a process ended by a signal: the shell's 128 + signal number
-#: (the CLI writes 130 for KeyboardInterrupt the same way).
-_SIGNAL_BASE = 128
-
-#: How long the SIGTERM helper waits for the main thread to leave the recorder before it
-#: closes the trace anyway (see _on_signal).
-_MAX_DEFER_SECONDS = 2.0
-
-
-class _State:
-    """This process image's auto-start (a forked child inherits a copy and renews it)."""
-
-    def __init__(self) -> None:
-        self.tried = False
-        self.hooks = False
-        self.config: Optional[Config] = None
-        self.program: Optional["_Program"] = None
-        self.session: Any = None
-        self.trace_dir: Optional[str] = None
-        self.pid = 0
-        self.parent: Optional[Tuple[int, str]] = None
-        #: set by a hook that knows how the process ends (os._exit, a signal, exec)
-        self.status: Any = None
-        self.last_exception_at_start: Any = None
-        #: the helper thread closing the trace after a SIGTERM (see _on_signal)
-        self.terminating: Optional[threading.Thread] = None
-        self.terminating_signal = getattr(signal, "SIGTERM", 15)  # the signal it handles
-        self.terminated = False
-        #: a trace is being closed; a SIGTERM meanwhile waits in pending_signal
-        self.closing = False
-        self.pending_signal = 0
-        self.real_exit: Callable[[int], Any] = os._exit
-        #: the CLI's frame that runs the program (guard_endings): it and the frames below
-        #: it are not "inside the recorder" for the SIGTERM handler
-        self.host: Optional[FrameType] = None
-        #: the session is the CLI's (guard_endings), not auto-started
-        self.by_cli = False
-        #: prints the end-of-run line once the trace is closed (RECORDER_REPORT=1, or the
-        #: CLI's line), else None
-        self.report: Optional[Callable[[], Any]] = None
-
-
-_state = _State()
 
 
 def start(via: str = "pth") -> Optional[str]:
@@ -174,37 +124,6 @@ def _go(via: str) -> Optional[str]:
     return path
 
 
-def guard_endings(session: Any, trace_dir: str, target: Any = None,
-                  report: Optional[Callable[[], Any]] = None,
-                  host: Optional[FrameType] = None) -> None:
-    """Give a session the CLI started the same end-of-process hooks as the auto-start's:
-    ``os._exit``, ``os.exec*`` and SIGTERM close its trace first (docs/cli.md), then call
-    ``report`` (the end-of-run line). The CLI finishes a normal end itself through
-    :func:`close_cli_session`.
-
-    Its children: with ``RECORDER_TRACE`` set (``session.config.trace_root``), the program's
-    forked children and Python subprocesses are recorded by the auto-start as everywhere
-    else, each into its own ``<trace root>/<program>-<pid>/``, linked to the CLI's trace
-    directory; ``target`` is what the CLI runs (a :class:`recorder.program.Target`), which
-    names a forked child. Otherwise a forked child goes on unrecorded (the session stops
-    recording there; the ``-o`` directory is the parent's).
-    """
-    _state.session = session
-    _state.trace_dir = trace_dir
-    _state.pid = os.getpid()
-    _state.status = None
-    _state.report = report
-    # the frame that calls the program (default: the caller): it and the frames below it
-    # are not "inside the recorder" for the SIGTERM handler
-    _state.host = host if host is not None else sys._getframe(1)
-    _state.by_cli = True
-    session.on_fork = _release_in_child
-    config = getattr(session, "config", None)
-    if target is not None and config is not None and config.trace_root is not None:
-        _record_children(session, config, trace_dir, target)
-    _install_hooks()
-
-
 def _record_children(session: Any, config: Config, trace_dir: str, target: Any) -> None:
     """The CLI's process tells its children what an auto-started one would: the recording
     options it was given (not ``-o``, which is its own) and its trace directory as their
@@ -218,34 +137,6 @@ def _record_children(session: Any, config: Config, trace_dir: str, target: Any) 
     for name, value in _exports(_state.config, trace_dir).items():
         os.environ[name] = value
 
-
-def close_cli_session(session: Any, exit_status: Any, after: Callable[[], Any]) -> None:
-    """The CLI closes ``session`` itself at the program's end (the hooks leave it alone from
-    now on), then calls ``after`` (restore the streams, print the end-of-run line). As in
-    :func:`_finish`, a SIGTERM arriving meanwhile (the program's own, or the helper thread
-    of :func:`_on_signal` that found the trace taken over) waits until both are done, then
-    ends the process."""
-    _state.closing = True
-    try:
-        if _state.session is session:
-            _state.session = None
-            _state.host = None
-            _state.report = None
-        try:
-            session.stop(exit_status=exit_status)
-        finally:
-            after()
-    finally:
-        _state.closing = False
-    if _state.pending_signal:
-        _die(_state.pending_signal)
-
-
-def _release_in_child(session: Any) -> None:
-    _state.session = None
-    _state.report = None
-    _state.terminating = None
-    _state.terminated = False
 
 
 def _defer_until_site_is_done() -> bool:
@@ -294,7 +185,7 @@ def _begin(parent: Optional[Tuple[int, str]], started_by: str,
            previous: Optional[str] = None) -> Optional[str]:
     """Create this process's trace directory, writer and session, and tell children."""
     from recorder.backends import select
-    from recorder.filters import load_chain
+    from recorder.filter_chain import load_chain
     from recorder.formats.codetracer import CodeTracerWriter, writer_options
     from recorder.formats.storage import FileModes
     from recorder.session import Session
@@ -365,7 +256,7 @@ def _target_package(program: "_Program") -> Optional[Tuple[str, str]]:
     """``python -m pkg.mod``: pkg is recorded even when installed (docs/filters.md)."""
     if program.kind != "module" or not program.value:
         return None
-    from recorder.filters import target_package
+    from recorder.filter_chain import target_package
     return target_package(program.value)
 
 
@@ -401,275 +292,6 @@ def _exports(config: Config, path: str) -> Dict[str, str]:
         changes[name] = value
     return changes
 
-
-# -- how the process ends ------------------------------------------------------------------
-
-def _at_work() -> Any:
-    """This process's recording's ``at_work`` (recorder.normalise.AtWork), or a no-op."""
-    session = _state.session
-    if session is not None:
-        return session.at_work
-    from recorder.normalise import NO_RECORDING
-    return NO_RECORDING
-
-
-def _quietly(hook: Callable[..., Any]) -> Callable[..., Any]:
-    """Run a hook of ours inside the recording's ``at_work``: Python runs atexit, signal and
-    wrapped-function hooks on a program thread as ordinary code, still recorded, and nothing
-    they do (the standard library code they call, closing the trace) may reach the trace."""
-    def quietly(*args: Any) -> Any:
-        with _at_work():
-            return hook(*args)
-    quietly.__name__ = quietly.__qualname__ = hook.__name__
-    quietly.__doc__ = hook.__doc__
-    return quietly
-
-
-def _finish(status: Any) -> None:
-    """Stop and close this process's trace with ``status`` as the ``<toplevel>`` return."""
-    session = _state.session
-    if session is None:
-        return
-    _state.session = None
-    _state.closing = True
-    try:
-        session.stop(exit_status=status)
-    except Exception as exc:
-        warn("closing the trace failed: %s: %s" % (type(exc).__name__, exc))
-    finally:
-        _state.closing = False
-    report, _state.report = _state.report, None
-    if report is not None:
-        report()  # the end-of-run line (recorder/report.py): never raises
-    if _state.pending_signal:
-        _die(_state.pending_signal)  # a SIGTERM came while closing: now it takes effect
-
-
-def _last_exception() -> Any:
-    return getattr(sys, "last_exc", None) or getattr(sys, "last_value", None)
-
-
-def _exit_status() -> Any:
-    """The exit status, as atexit can know it. Python does not tell atexit handlers how the
-    program ended, so it is read from how ``__main__``'s module frame ended
-    (:meth:`Session.main_module_end`): by an exception (``SystemExit``: its code;
-    KeyboardInterrupt: 130, as the CLI writes it; any other: 1) or normally (0). An
-    uncaught exception the session did not see is still told by ``sys.last_value``;
-    otherwise ``"<exit>"`` (unknown)."""
-    if _state.status is not None:
-        return _state.status
-    session = _state.session
-    end = session.main_module_end() if session is not None else None
-    if end is not None and end.exception is not None:
-        return _status_of(end.exception)
-    exc = _last_exception()
-    if exc is not None and exc is not _state.last_exception_at_start:
-        return _status_of(exc)
-    if end is not None and end.returned:
-        return 0
-    return "<exit>"
-
-
-def _status_of(exc: Any) -> Any:
-    """The process exit status for ``__main__`` ending with ``exc`` (None: a return)."""
-    if exc is None:
-        return 0
-    if isinstance(exc, SystemExit):
-        code = exc.code
-        if code is None:
-            return 0
-        if isinstance(code, int) and not isinstance(code, bool):
-            return code & 0xFF  # what the process status will be
-        return 1  # Python prints a non-integer code and exits with 1
-    return 130 if isinstance(exc, KeyboardInterrupt) else 1
-
-
-@_quietly
-def _at_exit() -> None:
-    _await_termination()
-    _finish(_exit_status())
-
-
-@_quietly
-def _install_hooks() -> None:
-    """Once per process image (a forked child inherits them): atexit, os._exit, os.exec*,
-    SIGTERM. Each looks up the current session when it runs, so a child's renewed session
-    is the one it finishes."""
-    if _state.hooks:
-        return
-    _state.hooks = True
-    atexit.register(_at_exit)
-    _state.real_exit = os._exit
-    os._exit = _wrap_exit(os._exit)  # type: ignore[assignment]
-    for name in ("execv", "execve", "_execvpe"):
-        real = getattr(os, name, None)
-        if real is not None:
-            setattr(os, name, _wrap_exec(real))
-    _install_sigterm()
-
-
-def _wrap_exit(real: Callable[[int], Any]) -> Callable[[int], Any]:
-    @functools.wraps(real)
-    @_quietly
-    def _exit(status: int) -> Any:
-        # os._exit skips atexit: close the trace first (multiprocessing's fork workers end so)
-        _await_termination()
-        _finish(status if isinstance(status, int) and not isinstance(status, bool)
-                else "<exit>")
-        return real(status)
-    return _exit
-
-
-def _wrap_exec(real: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(real)
-    def exec_(*args: Any, **kwargs: Any) -> Any:
-        # The new program replaces this one without atexit: flush and close first.
-        recording = _state.session is not None
-        if recording:
-            _state.status = "<exec>"
-            _finish("<exec>")
-        try:
-            return real(*args, **kwargs)
-        except BaseException:
-            # The exec failed and the program goes on: so does an auto-started recording
-            # (the CLI's trace stays closed with "<exec>").
-            if recording and _state.config is not None and not _state.by_cli:
-                previous = _state.trace_dir
-                _state.status = None
-                _begin(_state.parent, "exec-failed", previous)
-            raise
-    return exec_
-
-
-#: Signals whose default action ends the process without atexit and that ask it to end
-#: (SIGTERM: kill, service managers; SIGHUP: the terminal went away). SIGINT is Python's
-#: KeyboardInterrupt; SIGKILL cannot be caught; SIGQUIT and the crash signals dump core.
-_TERMINATING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
-                             if hasattr(signal, name))
-
-
-def _install_sigterm() -> None:
-    """:func:`_on_signal` stands in for the default action of ``_TERMINATING_SIGNALS``
-    (where the program has no handler, and whenever it asks for the default again; an
-    ignored signal, e.g. under ``nohup``, stays ignored), unseen by the program
-    (recorder/signals.py). Only from the main thread, where Python allows it."""
-    try:
-        if threading.current_thread() is not threading.main_thread():
-            return
-        signals.stand_in(_on_signal, _TERMINATING_SIGNALS)
-    except (ValueError, OSError, AttributeError):
-        pass
-
-
-@_quietly
-def _on_signal(signum: int, frame: Optional[FrameType]) -> None:
-    """SIGTERM (or SIGHUP): close the trace, then die by the signal exactly as without us.
-
-    Python runs this between two bytecodes of the main thread, often half way through the
-    recorder writing an event (a stream's lock held, a Call written but not yet counted):
-    closing the trace there could deadlock or leave it unbalanced. Then a helper thread
-    stops the backend (no new event starts), waits until the main thread has left the
-    recorder, closes the trace and sends the signal again, which lands here once more, now
-    with nothing left to do but die (only the main thread may restore the default action).
-    """
-    if _state.terminating is not None:
-        if _state.terminated:
-            if _state.closing:  # the CLI is closing the trace itself: then it dies
-                _state.pending_signal = signum
-                return
-            _die(signum)  # the helper has closed the trace
-        return  # the helper is still at work; it sends the signal again when done
-    try:
-        if _state.closing:
-            # It interrupted our own closing of the trace (atexit, os._exit): let that
-            # finish (_finish dies by the signal right after).
-            _state.pending_signal = signum
-            return
-        if _state.session is not None and _inside_recorder(frame):
-            # our own thread: never recorded (recorder/own_threads.py)
-            helper = own_threads.new_thread(_terminate, "recorder-sigterm", (signum,))
-            _state.terminating = helper
-            _state.terminating_signal = signum
-            try:
-                helper.start()
-                return
-            except Exception:
-                _state.terminating = None  # no thread can start (shutdown): close here
-        _state.status = _SIGNAL_BASE + signum
-        _finish(_SIGNAL_BASE + signum)
-    except Exception:
-        pass
-    _die(signum)
-
-
-def _terminate(signum: int) -> None:
-    """The helper thread of :func:`_on_signal`."""
-    session = _state.session
-    try:
-        if session is not None:
-            session.backend.stop()  # the main thread starts no new event
-            deadline = time.monotonic() + _MAX_DEFER_SECONDS
-            ident = threading.main_thread().ident
-            while time.monotonic() < deadline:
-                frame = sys._current_frames().get(ident)  # type: ignore[arg-type]
-                if not _inside_recorder(frame) or _waiting_for_helper(frame):
-                    break
-                time.sleep(0.0005)
-        _state.status = _SIGNAL_BASE + signum
-        _finish(_SIGNAL_BASE + signum)
-    except Exception:
-        pass
-    finally:
-        _state.session = None
-        _state.terminated = True
-        try:
-            os.kill(os.getpid(), signum)
-        except OSError:
-            pass
-
-
-def _waiting_for_helper(frame: Optional[FrameType]) -> bool:
-    """The main thread waits for the helper (at exit): it is writing no event."""
-    while frame is not None:
-        if frame.f_code is _await_termination.__code__:
-            return True
-        frame = frame.f_back
-    return False
-
-
-def _await_termination() -> None:
-    """The program reached its end (atexit, os._exit) while the SIGTERM helper works: wait
-    for it, then die by the signal as the program would have."""
-    helper = _state.terminating
-    if helper is None:
-        return
-    helper.join(_MAX_DEFER_SECONDS + 1.0)
-    _die(_state.terminating_signal)
-
-
-def _die(signum: int) -> None:
-    """End the process by ``signum`` with its default action, as it would have unrecorded."""
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except Exception:
-        pass
-    try:
-        signals.real_signal(signum, signals.DEFAULT)
-        os.kill(os.getpid(), signum)
-    finally:
-        _state.real_exit(_SIGNAL_BASE + signum)  # only if the signal is blocked
-
-
-def _inside_recorder(frame: Optional[FrameType]) -> bool:
-    prefix = _HERE + os.sep
-    while frame is not None and frame is not _state.host:
-        if frame.f_code.co_filename.startswith(prefix):
-            return True
-        frame = frame.f_back
-    return False
-
-
 # -- fork ------------------------------------------------------------------------------------
 
 def _on_fork(parent_session: Any) -> None:
@@ -699,102 +321,3 @@ def _forking_to_exec() -> bool:
             return True
         frame = frame.f_back
     return False
-
-
-# -- naming the program ----------------------------------------------------------------------
-
-class _Program:
-    """What this process runs: ``name`` for its directory, ``display`` for the metadata."""
-
-    def __init__(self, kind: str, value: str) -> None:
-        #: "script", "module", "command" (-c) or "stdin" (also the interactive prompt)
-        self.kind = kind
-        self.value = value
-        self.name = program_name(kind, value)
-        self.display = {"script": os.path.abspath(value) if value else value,
-                        "module": "-m " + value, "command": "-c", "stdin": "-"}[kind]
-        self.is_recorder_cli = (
-            (kind == "module" and value in ("recorder", "recorder.__main__", "recorder.cli"))
-            or (kind == "script" and os.path.basename(value) in ("recorder",
-                                                                 "recorder-script.py")))
-
-    @classmethod
-    def of_this_process(cls) -> "_Program":
-        argv = _original_argv()
-        if argv:
-            return cls(*_parse_command_line(argv))
-        first = sys.argv[0] if sys.argv else ""
-        if first == "-c":
-            return cls("command", "")
-        if first == "-m":
-            return cls("module", "")
-        if first in ("", "-"):
-            return cls("stdin", "")
-        return cls("script", first)
-
-
-def program_name(kind: str, value: str) -> str:
-    """The ``<program>`` of ``DIR/<program>-<pid>``: a script's name without ``.py``, a
-    module's dotted name, ``python-c`` for ``-c`` (``multiprocessing-spawn`` and the like
-    for multiprocessing's helpers), ``python`` for stdin and the prompt."""
-    if kind == "script":
-        name = os.path.basename(value.rstrip("/\\"))
-        for ext in (".py", ".pyw", ".pyz"):
-            if name.endswith(ext) and len(name) > len(ext):
-                name = name[:-len(ext)]
-                break
-    elif kind == "module":
-        name = value or "python-m"
-    elif kind == "command":
-        found = re.search(r"from multiprocessing\.(\w+) import", value)
-        name = "multiprocessing-" + found.group(1) if found else "python-c"
-    else:
-        name = "python"
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:64].lstrip(".")
-    return name or "python"
-
-
-def _original_argv() -> Optional[List[str]]:
-    """The interpreter's own command line: ``sys.orig_argv`` (3.10+), else /proc (Linux):
-    at startup ``sys.argv`` says only ``-m``, not which module."""
-    argv = getattr(sys, "orig_argv", None)
-    if argv:
-        return list(argv)
-    try:
-        with open("/proc/self/cmdline", "rb") as fh:
-            data = fh.read()
-    except OSError:
-        return None
-    parts = data.split(b"\0")
-    if parts and parts[-1] == b"":
-        parts.pop()
-    return [os.fsdecode(p) for p in parts] or None
-
-
-def _parse_command_line(argv: List[str]) -> Tuple[str, str]:
-    """(kind, value) from ``python [options] (script | -m mod | -c cmd | -) [args]``."""
-    i = 1
-    while i < len(argv):
-        arg = argv[i]
-        if arg == "--":
-            return ("script", argv[i + 1]) if i + 1 < len(argv) else ("stdin", "")
-        if arg == "-":
-            return "stdin", ""
-        if arg.startswith("--"):
-            i += 2 if arg == "--check-hash-based-pycs" else 1
-            continue
-        if arg.startswith("-"):
-            for j in range(1, len(arg)):
-                option = arg[j]
-                if option in "cm":
-                    rest = arg[j + 1:]
-                    value = rest if rest else (argv[i + 1] if i + 1 < len(argv) else "")
-                    return ("command" if option == "c" else "module"), value
-                if option in "WX":
-                    if j + 1 == len(arg):
-                        i += 1  # the value is the next argument
-                    break
-            i += 1
-            continue
-        return "script", arg
-    return "stdin", ""

@@ -302,7 +302,7 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
     its exception (``throw``), show it as python would, finish the trace, and return the
     exit status (or raise the program's SystemExit, or die by SIGINT)."""
     import recorder
-    from recorder.filters import load_chain, scope_flag_selector
+    from recorder.filter_chain import load_chain, scope_flag_selector
     from recorder.formats.codetracer import CodeTracerWriter, TraceDirError, writer_options
     from recorder.session import Session
 
@@ -367,7 +367,7 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
         raise UsageError(str(exc))
     if program.main_code is not None:  # -c, stdin: no file, but the __main__ module
         session.resolver.bind(program.main_code, "__main__")
-    from recorder import autostart
+    from recorder import endings
     from recorder.report import EndOfRun, wanted
 
     status: Any = 0
@@ -389,8 +389,8 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
     with session.at_work:  # its hooks and os.environ's code are not the program's
         # host: Run's caller, whose frame calls the program (this generator runs under
         # Run.__enter__, off the stack while the program runs)
-        autostart.guard_endings(session, writer.out_dir, target,
-                               report.print if printing else None, host=sys._getframe(2))
+        endings.guard_endings(session, writer.out_dir, target,
+                              report.print if printing else None, host=sys._getframe(2))
     report.started = time.monotonic()
     try:
         yield program.run  # Run's caller runs it: no frame of ours in between (docs/cli.md)
@@ -411,7 +411,7 @@ def _main(argv: List[str]) -> Generator[Callable[[], Any], None, int]:
             restore()
             if printing:
                 report.print()  # after the trace is closed; never raises
-        autostart.close_cli_session(session, _status_code(status), after)
+        endings.close_cli_session(session, _status_code(status), after)
     if isinstance(status, SystemExit):
         raise status  # Python prints a non-int code and exits exactly as unrecorded
     if status == 130:
@@ -472,6 +472,6 @@ def _die_by_sigint() -> None:
     """An uncaught KeyboardInterrupt ends Python by SIGINT (exit status 130 in a shell):
     the auto-start's way of dying by a signal (flush, default action, the signal, else
     os._exit(128 + signum))."""
-    from recorder import autostart
+    from recorder import endings
 
-    autostart._die(signal.SIGINT)
+    endings._die(signal.SIGINT)

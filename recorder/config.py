@@ -343,7 +343,7 @@ def _scope_patterns(name: str, value: Any) -> List[str]:
 
 
 def _check_scope_pattern(source: str, pattern: str) -> None:
-    from recorder.filters import scope_flag_selector  # the one parser of these values
+    from recorder.filter_chain import scope_flag_selector  # the one parser of these values
 
     scope_flag_selector(source, pattern)
 

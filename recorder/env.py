@@ -32,10 +32,6 @@ HAS_YIELD_FROM_OPCODE: bool = PYVERSION < (3, 11)
 #: (gh-113728), so a suspension is recognised by RESUME with a non-zero oparg.
 YIELD_LEAVES_LASTI_AT_RESUME: bool = PYVERSION >= (3, 13)
 
-#: 3.11+: bytecode is made of 2-byte code units with inline caches; ``co_code`` is rebuilt on
-#: every access (so cache it per code object).
-CO_CODE_REBUILT_ON_ACCESS: bool = PYVERSION >= (3, 11)
-
 #: 3.8: a RecursionError leaves the thread "overflowed" (no further recursion checks until
 #: the depth falls well below the limit), so a RecursionError that is caught and swallowed
 #: near the limit lets the program recurse on to a fatal "Cannot recover from stack

@@ -202,8 +202,34 @@ class Sink(Protocol):
 
     ``emit`` is called on the thread that produced the event, possibly from several threads
     at once; the frame is given only when ``wants_frames`` is true, and is valid only
-    during the call. An optional ``reads_locals`` attribute names the kinds at which the
-    sink reads ``frame.f_locals`` (default: CALL and LINE when it wants frames).
+    during the call. ``close`` is called once, after the last event.
+
+    A sink may offer more; each is optional, read once per session by
+    :class:`SinkCapabilities` (nothing else asks a sink what it has):
+
+    ``wants_frames``
+        attribute, default False: ``emit`` gets the frame.
+    ``reads_locals``
+        attribute, the kinds at which the sink reads ``frame.f_locals`` (default: CALL and
+        LINE when it wants frames): where reading them is a hazard the backend protects.
+    ``backend``
+        attribute; when None, the session sets it to the chosen backend's name.
+    ``reprs`` / ``use_reprs(mode)``
+        when ``reprs`` is None, the session passes the configuration's repr mode.
+    ``use_filters(engine)``
+        the session's :class:`~recorder.filters.FilterEngine` (value rules, counts).
+    ``release_code(info)``
+        a code object died: forget what is kept for its :class:`CodeInfo`.
+    ``gap(thread, entry, where)`` / ``gap_end(thread, kind, where)``
+        part of the program is not recorded from here on / recording goes on
+        (:meth:`recorder.normalise.Normaliser.gap`).
+    ``recording_stops(main_ended)``
+        before the final DETACH and THREAD_END events of :meth:`Session.stop`.
+    ``set_exit_status(status)``
+        how the program ended, when the entry point knows it.
+    ``record_output(stream, text, thread)``
+        what the program wrote to stdout/stderr or read from stdin (the CLI's
+        stream capture calls it, not the session).
     """
 
     wants_frames: bool
@@ -212,6 +238,38 @@ class Sink(Protocol):
              value: Any, depth: int, frame: Optional[FrameType]) -> None: ...
 
     def close(self) -> None: ...
+
+
+class SinkCapabilities:
+    """What a sink offers beyond ``emit`` and ``close`` (see :class:`Sink`), read once:
+    each optional method is the bound method or None."""
+
+    __slots__ = ("wants_frames", "wants_line_frames", "reads_locals", "takes_backend",
+                 "use_reprs", "use_filters", "release_code", "gap", "gap_end",
+                 "recording_stops", "set_exit_status", "record_output")
+
+    def __init__(self, sink: Any) -> None:
+        self.wants_frames = bool(getattr(sink, "wants_frames", False))
+        #: frames at LINE events too (a sink may want them at calls only)
+        self.wants_line_frames = bool(getattr(sink, "wants_line_frames", self.wants_frames))
+        reads = getattr(sink, "reads_locals", None)
+        if reads is None:  # a sink that gets frames may read their locals at any of them
+            reads = (Kind.CALL, Kind.LINE) if self.wants_frames else ()
+        self.reads_locals = reads
+        #: the sink has a ``backend`` attribute still unset
+        self.takes_backend = hasattr(sink, "backend") and sink.backend is None
+        #: ``use_reprs``, only when the sink was made without a ``reprs`` mode
+        self.use_reprs: Optional[Callable[[Any], Any]] = \
+            getattr(sink, "use_reprs", None) if getattr(sink, "reprs", None) is None else None
+        self.use_filters: Optional[Callable[..., Any]] = getattr(sink, "use_filters", None)
+        self.release_code: Optional[Callable[..., Any]] = getattr(sink, "release_code", None)
+        self.gap: Optional[Callable[..., Any]] = getattr(sink, "gap", None)
+        self.gap_end: Optional[Callable[..., Any]] = getattr(sink, "gap_end", None)
+        self.recording_stops: Optional[Callable[..., Any]] = \
+            getattr(sink, "recording_stops", None)
+        self.set_exit_status: Optional[Callable[..., Any]] = \
+            getattr(sink, "set_exit_status", None)
+        self.record_output: Optional[Callable[..., Any]] = getattr(sink, "record_output", None)
 
 
 class CallbackSink:

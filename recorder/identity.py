@@ -3,7 +3,7 @@
 A trace full of ``<module>`` calls cannot tell which package was imported or what it cost, so
 module-level code (``co_name == "<module>"``) is labelled ``<pkg.mod>``. The tracer, the filter
 engine and the summaries must all give the *same* answer, so there is exactly one
-:class:`ModuleResolver` per session and every consumer asks it (DESIGN.md §5, issue 3).
+:class:`ModuleResolver` per session and every consumer asks it (docs/architecture.md).
 
 Resolution order for a code object (first answer wins; docs/naming.md has the user's version):
 

@@ -39,7 +39,7 @@ from types import CodeType, FrameType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from recorder import env, recursion
-from recorder.events import CodeInfo, Kind, Sink, ThreadInfo
+from recorder.events import CodeInfo, Kind, Sink, SinkCapabilities, ThreadInfo
 
 CALL, RESUME, LINE, RETURN, YIELD = Kind.CALL, Kind.RESUME, Kind.LINE, Kind.RETURN, Kind.YIELD
 RAISE, HANDLED, UNWIND = Kind.RAISE, Kind.HANDLED, Kind.UNWIND
@@ -82,12 +82,9 @@ def open_depth(stack: List[list]) -> int:
 
 
 class ThreadState(ThreadInfo):
-    """A thread's identity, its shadow stack and its rule functions.
+    """A thread's identity, its shadow stack and its rule functions."""
 
-    ``sink_state`` is free for the sink (e.g. a per-thread output stream).
-    """
-
-    __slots__ = ("stack", "backlog", "rules", "sink_state", "_sentinel_ref", "ended")
+    __slots__ = ("stack", "backlog", "rules", "_sentinel_ref", "ended")
 
     def __init__(self, serial: int, ident: int, name: str) -> None:
         super().__init__(serial, ident, name)
@@ -97,7 +94,6 @@ class ThreadState(ThreadInfo):
         #: It runs before the thread's next event (or at its end). See Normaliser._make_rules.
         self.backlog: List[Tuple[Callable[..., Any], tuple]] = []
         self.rules: Rules = None  # type: ignore[assignment]  # set by the Normaliser
-        self.sink_state: Any = None
         self._sentinel_ref: Any = None
         self.ended = False
 
@@ -252,8 +248,10 @@ class Normaliser:
     """
 
     def __init__(self, sink: Sink, on_error: Callable[[BaseException], None],
-                 lines: bool = True) -> None:
+                 offers: Optional[SinkCapabilities] = None, lines: bool = True) -> None:
         self._sink = sink
+        #: what the sink offers beyond emit (read once: events.SinkCapabilities)
+        self._offers = offers if offers is not None else SinkCapabilities(sink)
         self._on_error = on_error
         #: False: the backend reports no LINE events (``--steps off``); a RAISE then takes
         #: its line from the frame or the bytecode offset (:func:`_raise_line`)
@@ -441,7 +439,7 @@ class Normaliser:
         self._tell_sink("gap_end", ts, kind)
 
     def _tell_sink(self, method: str, ts: Optional[ThreadState], what: Any) -> None:
-        tell = getattr(self._sink, method, None)
+        tell = getattr(self._offers, method)
         if tell is None or self.closed:
             return
         where = None
@@ -490,8 +488,7 @@ class Normaliser:
         # LINE with no frame for a sink that wants one: the rule was registered as the
         # sys.monitoring callback itself (no wrapper), so its caller is the line's frame
         # (a sink may want frames at calls only: ``wants_line_frames`` false)
-        fetch = bool(getattr(self._sink, "wants_line_frames",
-                             getattr(self._sink, "wants_frames", False)))
+        fetch = self._offers.wants_line_frames
         getframe = sys._getframe
         # 3.8 only: what clears the thread's overflow state after a RecursionError
         recover = recursion.recover if env.RECURSION_OVERFLOW_STICKY else None

@@ -43,7 +43,7 @@ from typing import Any, Callable, List, NamedTuple, Optional, Tuple
 
 from recorder import env
 from recorder.errors import UsageError
-from recorder.filters import package_location
+from recorder.filter_chain import package_location
 
 #: ``Py_file_input``: the start symbol of a module (Include/compile.h; the same in 3.8-3.13).
 _PY_FILE_INPUT = 257

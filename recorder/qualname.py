@@ -5,8 +5,7 @@ it on the code object (``co_qualname``); 3.8-3.10 keep it only on *function* obj
 tracer never sees. Without this module, two methods ``A.run`` and ``B.run`` would both be
 ``run`` below 3.11, and a trace would change shape with the interpreter.
 
-Below 3.11 we rebuild exactly what 3.11's ``co_qualname`` would be (research
-runtime-semantics.md §2). The key fact: the compiler hands the qualname to ``MAKE_FUNCTION``
+Below 3.11 we rebuild exactly what 3.11's ``co_qualname`` would be. The key fact: the compiler hands the qualname to ``MAKE_FUNCTION``
 as a constant (``LOAD_CONST <code>; LOAD_CONST '<qualname>'; MAKE_FUNCTION``), and a class body
 opens with ``LOAD_CONST '<qualname>'; STORE_NAME __qualname__``. So once the code that
 *defines* a code object is known, its bytecode gives the compiler's own answer, with the

@@ -1,11 +1,12 @@
 """One recording, from install to uninstall: the lifecycle every entry point shares.
 
 ``recorder.install()``, ``with recorder.recording()``, the CLI and the auto-start all create a
-:class:`Session`. It wires the pieces of DESIGN.md §3 together (scope decision and naming in
-the :class:`~recorder.codes.CodeCatalog`, the shared normaliser, the chosen backend, the sink),
-and it owns the promises that span them: only one session at a time, a balanced stream however
-recording ends (uninstall, interpreter exit, a recorder failure), and a failure that disables
-recording with one warning instead of reaching the program.
+:class:`Session`. It wires the layers together (scope decision and naming in the
+:class:`~recorder.codes.CodeCatalog`, the shared normaliser, the chosen backend, the sink and
+what it offers: docs/architecture.md), and it owns the promises that span them: only one
+session at a time, a balanced stream however recording ends (uninstall, interpreter exit, a
+recorder failure), and a failure that disables recording with one warning instead of
+reaching the program.
 """
 from __future__ import annotations
 
@@ -23,8 +24,9 @@ from recorder.backends import Selection, select
 from recorder.codes import CodeCatalog
 from recorder.config import Config
 from recorder.errors import RecorderError, RecordingStopped, SinkError, warn
-from recorder.events import CallbackSink, Event, Kind, Sink
-from recorder.filters import FilterChain, FilterEngine, load_chain
+from recorder.events import CallbackSink, Event, Sink, SinkCapabilities
+from recorder.filter_chain import FilterChain, load_chain
+from recorder.filters import FilterEngine
 from recorder.identity import ModuleResolver
 from recorder.importhook import ImportHook
 from recorder.lifetimes import CodeLifetimes
@@ -76,15 +78,17 @@ class Session:
         self.config = config = config if config is not None else Config()
         chain = filters if filters is not None else load_chain(config)
         self.sink: Sink = sink if hasattr(sink, "emit") else CallbackSink(sink)  # type: ignore
+        #: What the sink offers beyond emit and close, read here once (events.Sink).
+        self.sink_offers = offers = SinkCapabilities(self.sink)
         if selection is None:
             selection = select(config.backend)
         self.backend_name = selection.name
-        if hasattr(self.sink, "backend") and getattr(self.sink, "backend") is None:
+        if offers.takes_backend:
             # The trace writer records the backend in its metadata.
             self.sink.backend = selection.name  # type: ignore[attr-defined]
-        if hasattr(self.sink, "use_reprs") and getattr(self.sink, "reprs", None) is None:
+        if offers.use_reprs is not None:
             # A trace writer made without ``reprs=`` follows the configuration.
-            self.sink.use_reprs(config.reprs)  # type: ignore[attr-defined]
+            offers.use_reprs(config.reprs)
         if hasattr(self.sink, "steps") and getattr(self.sink, "steps") is None:
             self.sink.steps = config.steps  # type: ignore[attr-defined]
         #: "on": LINE events; "off": none are asked of the interpreter (a trace writer made
@@ -104,24 +108,20 @@ class Session:
             ModuleResolver(debug=config.log == "debug", lifetimes=lifetimes)
         #: Scope and value rules, asking that same resolver (recorder/filters.py).
         self.filters = FilterEngine(chain, self.resolver)
-        wants_frames = bool(getattr(self.sink, "wants_frames", False))
-        reads = getattr(self.sink, "reads_locals", None)
-        if reads is None:  # a sink that gets frames may read their locals at any of them
-            reads = (Kind.CALL, Kind.LINE) if wants_frames else ()
         self.catalog = CodeCatalog(self._in_scope, self.resolver.label_for, lifetimes,
-                                   backend=selection.name, sink_reads=reads)
+                                   backend=selection.name, sink_reads=offers.reads_locals)
         self.catalog.on_release(self.filters.release_code)
-        if hasattr(self.sink, "release_code"):
-            self.catalog.on_release(self.sink.release_code)  # type: ignore[attr-defined]
-        if hasattr(self.sink, "use_filters"):
-            self.sink.use_filters(self.filters)  # type: ignore[attr-defined]
-        self.normaliser = Normaliser(self.sink, self._failed, lines=lines)
+        if offers.release_code is not None:
+            self.catalog.on_release(offers.release_code)
+        if offers.use_filters is not None:
+            offers.use_filters(self.filters)
+        self.normaliser = Normaliser(self.sink, self._failed, offers, lines=lines)
         self._main_module = _MainModuleWatch(self.normaliser)
         #: ``with session.at_work:`` around recorder code that runs on a program thread
         #: outside a trace callback: nothing it runs is recorded (normalise.AtWork).
         self.at_work = self.normaliser.at_work
         self.import_hook = ImportHook(self.resolver, self.normaliser.imported, self.at_work)
-        self.backend = selection.backend(self.catalog, self.normaliser, wants_frames,
+        self.backend = selection.backend(self.catalog, self.normaliser, offers.wants_frames,
                                          lines=lines)
         self.active = False
         self.failure: Optional[str] = None
@@ -199,8 +199,8 @@ class Session:
         stream and close the sink. ``exit_status`` is handed to sinks that record it (the
         trace writer's ``<toplevel>`` return). Idempotent; safe from any thread and atexit."""
         global _active
-        if exit_status is not None and hasattr(self.sink, "set_exit_status"):
-            self.sink.set_exit_status(exit_status)  # type: ignore[attr-defined]
+        if exit_status is not None and self.sink_offers.set_exit_status is not None:
+            self.sink_offers.set_exit_status(exit_status)
         with _lock:
             if not self.active:
                 return
@@ -214,12 +214,12 @@ class Session:
         # The program's thread (atexit, uninstall(), an exit hook) runs this while still
         # recorded: the IMPORT_ENDs sent below call the sink (a user's callback, the writer)
         with self.at_work:
-            if hasattr(self.sink, "recording_stops"):
+            if self.sink_offers.recording_stops is not None:
                 # Before the final DETACH/THREAD_END events: the threads they end are still
                 # running (the trace writer closes them so); the main thread may have
                 # finished.
                 try:
-                    self.sink.recording_stops(  # type: ignore[attr-defined]
+                    self.sink_offers.recording_stops(
                         main_ended=self.main_module_end() is not None)
                 except Exception as exc:
                     warn("closing the sink failed: %s: %s" % (type(exc).__name__, exc))

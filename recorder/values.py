@@ -90,6 +90,7 @@ import _weakref
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from recorder.config import REPRS_MODES
+from recorder.redaction import DROP, DROPPED, REDACT, REDACTED, scrub_text
 
 __all__ = [
     "ValueOptions", "TypeRegistry", "ValueEncoder", "json_string", "type_name",
@@ -353,9 +354,6 @@ class TypeRegistry:
         self._write('{"Type":{"kind":%d,"lang_type":%s,"specific_info":{"kind":"Struct",'
                     '"fields":[%s]}}}' % (TypeKind.STRUCT, json_string(lang_type), fields))
         return tid
-
-    def items(self) -> List[Tuple[Tuple[Any, ...], int]]:
-        return sorted(self._ids.items(), key=lambda kv: kv[1])
 
 
 _NoneType = type(None)
@@ -1036,7 +1034,7 @@ class ValueEncoder:
                     if hide is None:
                         hide = self._attr(field)
                     if hide:
-                        if hide == 2:  # dropped: the field is left out
+                        if hide == DROP:  # the field is left out
                             self.attr_drops += 1
                             size -= 1
                             continue
@@ -1044,7 +1042,7 @@ class ValueEncoder:
                         self.remember(v, self.shared_secrets)
                         self._budget -= 1
                         names.append(field)
-                        parts.append(self.hidden(1))
+                        parts.append(self.hidden(REDACT))
                         n += 1
                         continue
                 tv = type(v)
@@ -1199,15 +1197,15 @@ class ValueEncoder:
         return a
 
     def hidden(self, action: int) -> str:
-        """The record of a value the filters hid: ``Error "<redacted>"`` (action 1) or
-        ``Error "<dropped>"`` (2, where a value must stand), typed ``<redacted>`` /
+        """The record of a value the filters hid: ``Error "<redacted>"`` (REDACT) or
+        ``Error "<dropped>"`` (DROP, where a value must stand), typed ``<redacted>`` /
         ``<dropped>`` with TypeKind Raw."""
-        if action == 1:
+        if action == REDACT:
             r = self._hidden
             if not r:
-                r = self._hidden = self._error("<redacted>", TypeKind.RAW, "<redacted>")
+                r = self._hidden = self._error(REDACTED, TypeKind.RAW, REDACTED)
             return r
-        return self._error("<dropped>", TypeKind.RAW, "<dropped>")
+        return self._error(DROPPED, TypeKind.RAW, DROPPED)
 
     def remember(self, value: Any, shared: Optional[List[str]] = None) -> None:
         """A value hidden by name: if it is a text of 4 characters or more, hide that text
@@ -1217,7 +1215,7 @@ class ValueEncoder:
             return
         if len(self._secrets) >= _MEMO_MAX // 4:
             return  # bounded; name-based hiding still applies
-        self._secrets[value] = self._memo[value] = self.hidden(1)
+        self._secrets[value] = self._memo[value] = self.hidden(REDACT)
         if shared is not None:
             shared.append(value)
             self.secrets_seen += 1
@@ -1231,10 +1229,7 @@ class ValueEncoder:
 
     def scrub_text(self, text: str) -> str:
         """``text`` with every remembered secret text replaced by ``<redacted>``."""
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, "<redacted>")
-        return text
+        return scrub_text(text, self._secrets)
 
     def _memo_reset(self) -> None:
         self._memo.clear()
@@ -1279,11 +1274,11 @@ class ValueEncoder:
             self.attr_redactions += 1
             form = repr(v)
             if form in text:
-                text = text.replace(form, "<redacted>")
+                text = text.replace(form, REDACTED)
             elif type(v) is str and v:
-                text = text.replace(v, "<redacted>")
+                text = text.replace(v, REDACTED)
             else:
-                text = text.replace(str(v), "<redacted>")
+                text = text.replace(str(v), REDACTED)
         return text
 
     def _h_container(self, obj: Any, depth: int, c: _Class) -> str:
@@ -1322,7 +1317,7 @@ class ValueEncoder:
                             hide = self._attr(k)
                     else:
                         hide = 0
-                    if hide == 2:  # dropped: the entry is left out
+                    if hide == DROP:  # the entry is left out
                         self.attr_drops += 1
                         size -= 1
                         continue
@@ -1336,7 +1331,7 @@ class ValueEncoder:
                     if hide:
                         self.attr_redactions += 1
                         self.remember(v, self.shared_secrets)
-                        vr = self.hidden(1)
+                        vr = self.hidden(REDACT)
                     elif vr is None:
                         vr = enc(v, depth)
                     else:
@@ -1350,7 +1345,7 @@ class ValueEncoder:
                         break
                     hide = self._attr(fields[n]) if n < len(fields) else 0
                     if hide:
-                        if hide == 2:
+                        if hide == DROP:
                             self.attr_drops += 1
                         else:
                             self.attr_redactions += 1

@@ -24,6 +24,7 @@ import pytest
 
 import recorder
 from recorder import autostart
+from recorder import program_name
 from recorder.config import ENV_VARIABLES
 from recorder.formats.reader import TraceDir, check_balance, read_trace_dir
 
@@ -778,7 +779,7 @@ def test_docs_list_every_variable_and_the_sitecustomize_snippet():
     (["python", "--", "-odd.py"], ("script", "-odd.py")),
 ])
 def test_the_command_line_is_read_like_python_reads_it(argv, expected):
-    assert autostart._parse_command_line(argv) == expected
+    assert program_name._parse_command_line(argv) == expected
 
 
 @pytest.mark.parametrize("kind, value, name", [
@@ -792,4 +793,4 @@ def test_the_command_line_is_read_like_python_reads_it(argv, expected):
     ("script", "we ird/na me.py", "na_me"),
 ])
 def test_program_names(kind, value, name):
-    assert autostart.program_name(kind, value) == name
+    assert program_name.program_name(kind, value) == name

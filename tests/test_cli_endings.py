@@ -1,7 +1,7 @@
 """``python -m recorder`` leaves a finished, balanced trace however the program ends (the
 same table of endings as the auto-start's, plus ``os.exec*``): the ways ``atexit`` never sees
 (``os._exit``, SIGTERM and SIGHUP with the default action, ``os.exec*``) go through the
-auto-start's hooks (``autostart.guard_endings``), and the process ends exactly as it does
+auto-start's hooks (``endings.guard_endings``), and the process ends exactly as it does
 unrecorded. A SIGTERM from outside: test_cli_kill.py.
 """
 from __future__ import annotations

@@ -662,7 +662,7 @@ def test_load_chain_order_and_metadata(tmp_path: Path) -> None:
 
 def test_toml_reader_is_chosen_by_the_env_flag() -> None:
     assert env.HAS_TOMLLIB == (sys.version_info >= (3, 11))
-    from recorder.filters import _toml_module
+    from recorder.filter_chain import _toml_module
     assert _toml_module().__name__ == ("tomllib" if env.HAS_TOMLLIB else "tomli")
 
 

@@ -1,6 +1,6 @@
 """The ``sys.monitoring`` (PEP 669) backend, used by default on 3.12+.
 
-The filtering recipe (research §4, coverage's sysmon): ``PY_START`` is global and decides per
+The filtering recipe (the one coverage.py's sysmon core uses): ``PY_START`` is global and decides per
 code object once; skipped code gets ``DISABLE`` and never calls us again, recorded code gets
 its local events (lines, returns, yields, resumes) switched on with ``set_local_events``. The
 exception events (``RAISE``, ``PY_UNWIND``, ``PY_THROW``) can only be global, so they are

@@ -8,7 +8,7 @@ on the thread's first event by ``threading.settrace`` (coverage's "installation 
 per-event thread lookup is needed.
 
 settrace reports less than sys.monitoring; what it lacks is read from the bytecode at the
-frame's last instruction (research §1.3 R1, R2):
+frame's last instruction:
 
 * a ``'call'`` on generator-like code is a start or a resume;
 * a ``'return'`` is a return, a yield, or an unwind (settrace passes ``None`` for an unwind).

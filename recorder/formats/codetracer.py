@@ -45,6 +45,7 @@ from recorder.errors import RecordingStopped
 from recorder.formats.imports import FILE_NAME as IMPORTS_FILE, ImportLog
 from recorder.formats.storage import FileModes, write_all, write_json_atomic
 from recorder.formats.timing import TimesWriter, times_path
+from recorder.redaction import ALLOW, DROP, REDACT, scrub_bytes, scrub_records
 from recorder.values import (TypeRegistry, ValueEncoder, ValueOptions, check_reprs,
                              json_string, type_name)
 
@@ -192,7 +193,7 @@ class _Code:
         self.vkind = "local"
         self.vars: Dict[str, Any] = {}
         self.hidden_args: Optional[Dict[str, int]] = None  # argument name -> 1/2
-        self.ret = 0  # return/yield values: 0 recorded, 1 redacted, 2 dropped
+        self.ret = ALLOW  # return/yield values: ALLOW, REDACT or DROP
         #: variable name -> (value, its finished Value record) for the last immutable value
         #: seen at a Step: a loop's unchanged locals are written again without encoding
         #: (an identity check; the cache holds the value, so its id cannot be reused).
@@ -242,7 +243,6 @@ class _Stream:
         #: calls and returns left before the time-based flush is checked again
         self.tick = 1  # the first call or return checks the clock
         self.depth = 0
-        self.calls = 0
         #: records written to the file so far: the one count of the trace's records (a
         #: gap's position is a record index; the writer's totals, the limits and the
         #: end-of-run line add up the streams')
@@ -346,19 +346,19 @@ class _Stream:
 
     def var(self, c: _Code, name: str) -> Any:
         """What a value of variable ``name`` in ``c`` becomes (see ``_Code.vars``)."""
-        action = c.values.action(c.vkind, name) if c.values is not None else 0
-        if action == 2:
+        action = c.values.action(c.vkind, name) if c.values is not None else ALLOW
+        if action == DROP:
             out: Any = False
         else:
             out = self.var_prefix.get(name) or self.new_var(name)
             if action:
-                out = (out + self.enc.hidden(1) + "}}",)
+                out = (out + self.enc.hidden(REDACT) + "}}",)
         c.vars[name] = out
         return out
 
     def hide(self, kind: str, action: int) -> None:
-        """Count a value the filters redacted (1) or dropped (2)."""
-        counts = self.redactions if action == 1 else self.drops
+        """Count a value the filters hid (``action``: REDACT or DROP)."""
+        counts = self.redactions if action == REDACT else self.drops
         counts[kind] = counts.get(kind, 0) + 1
 
     def new_var(self, name: str) -> str:
@@ -904,13 +904,7 @@ class CodeTracerWriter:
         texts = self.secret_texts
         new = texts[st.scrubbed:]
         st.scrubbed += len(new)
-        buf = st.buf
-        for text in new:
-            escaped = json_string(text)[1:-1]
-            for i in range(len(buf)):
-                rec = buf[i]
-                if escaped in rec:
-                    buf[i] = rec.replace(escaped, "<redacted>")
+        scrub_records(st.buf, new, json_string)
 
     def _scrub_sources(self) -> None:
         """At close: hidden texts out of the copied sources (``files/``) too."""
@@ -925,10 +919,7 @@ class CodeTracerWriter:
                     data = fh.read()
             except OSError:
                 continue
-            changed = data
-            for text in self.secret_texts:
-                changed = changed.replace(text.encode("utf-8", "backslashreplace"),
-                                          b"<redacted>")
+            changed = scrub_bytes(data, self.secret_texts)
             if changed == data:
                 continue
             try:  # in place, keeping the file's mode
@@ -1233,7 +1224,6 @@ class CodeTracerWriter:
         if times is not None:
             times += stamp  # (+= calls nothing that can fail at the limit)
         st.depth += 1
-        st.calls += 1
         # The Call is written: what follows must not raise (the event would be retried)
         try:
             if secrets and len(secrets) != st.scrubbed:
@@ -1284,9 +1274,9 @@ class CodeTracerWriter:
                     h = hidden_args[name]
                     st.hide("arg", h)
                     st.enc.remember(v, self.secret_texts)
-                    if h == 2:
+                    if h == DROP:
                         continue
-                    vj = st.enc.hidden(1)
+                    vj = st.enc.hidden(REDACT)
                 else:
                     vj = st.enc.encode(v)
                 p = st.var_prefix.get(name)
