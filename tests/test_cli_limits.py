@@ -53,12 +53,16 @@ THREADED = textwrap.dedent("""
         value = i * 2
         return value
 
-    def work(n, out):
+    def work(n, out, started=None):
+        if started is not None:
+            started.set()  # the thread is recorded before the limit is near
         out.append(sum(step(i) for i in range(n)))
 
     out = []
-    t = threading.Thread(target=work, args=(20000, out))
+    started = threading.Event()
+    t = threading.Thread(target=work, args=(20000, out, started))
     t.start()
+    started.wait()
     work(20000, out)
     t.join()
     print("total", sum(out))

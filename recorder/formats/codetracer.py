@@ -573,6 +573,21 @@ class _Stream:
             if error is not None:
                 raise error
 
+    def discard(self) -> None:
+        """Close and remove this stream's files: made after the trace was closed."""
+        self.closed = True
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+        if self.times_out is not None:
+            self.times_out.close()
+        for path in (self.trace_path, self.paths_path, times_path(self.trace_path)):
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+
     def describe(self) -> Dict[str, Any]:
         root = self.writer.out_dir
         out = {"serial": self.serial, "ident": self.ident, "name": self.name,
@@ -830,8 +845,13 @@ class CodeTracerWriter:
         except OSError as exc:
             raise self.write_failed(exc) from None
         with self._lock:  # registered before its first write: close() finishes it
-            self._streams[serial] = st
-            self._by_ident[thread.ident] = st
+            late = self._closed
+            if not late:
+                self._streams[serial] = st
+                self._by_ident[thread.ident] = st
+        if late:  # close() ran while the file was made: it is no part of the trace
+            st.discard()
+            return None
         try:
             write_json_atomic(os.path.join(tdir, "trace_metadata-%d.json" % serial),
                               self._thread_metadata(st), self.modes)
