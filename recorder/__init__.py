@@ -14,6 +14,12 @@ Public API::
 Importing the package imports none of its modules: the names below are loaded on first use,
 so that ``import recorder.x`` (the pytest plugin that pytest loads in every run, the
 auto-start) costs only what ``x`` needs.
+
+PYTEST_DONT_REWRITE: pytest marks the package of every plugin it loads for assertion
+rewriting, and warns ("Module already imported so cannot be rewritten: recorder") when it is
+imported already, as it is under ``python -m recorder -m pytest``: that warning would be a
+difference the recorded program shows. This marker in the docstring tells pytest to leave
+the package alone.
 """
 from __future__ import annotations
 

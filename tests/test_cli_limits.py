@@ -210,7 +210,8 @@ def test_the_auto_start_applies_a_limit_to_each_process(tmp_path: Any,
     done = subprocess.run([py, "app.py"], cwd=str(tmp_path), capture_output=True, text=True,
                           timeout=120, env=clean_env(RECORDER_TRACE=str(root),
                                                      RECORDER_MAX_RECORDS="2000"))
-    assert done.returncode == 3 and done.stdout.endswith("child\n")
+    # (the child's line comes first or last: the parent's stdout is a pipe, block-buffered)
+    assert done.returncode == 3 and "child" in done.stdout.splitlines()
     assert len(warnings(done.stderr)) == 1  # the program; the child stays under its limit
     found = traces(root, count=2)
     [program] = [t for name, t in found.items() if name.startswith("app-")]
