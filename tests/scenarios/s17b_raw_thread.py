@@ -17,4 +17,8 @@ def main():
     done.acquire()
     _thread.start_new_thread(raw_worker, (results, done))
     done.acquire()
+    # until the raw thread has returned (it still runs after release): a thread still
+    # running when recording stops is another scenario
+    while _thread._count():
+        pass
     return results
