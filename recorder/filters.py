@@ -48,6 +48,21 @@ def _norm_dir(path: str) -> str:
     return _norm_path(path).rstrip(os.sep) + os.sep
 
 
+#: cwd -> its _Places (see _places_for)
+_PLACES: Dict[str, "_Places"] = {}
+
+
+def _places_for(cwd: str) -> "_Places":
+    """The one :class:`_Places` of this process for ``cwd``: sessions one after another (the
+    pytest plugin records each test in its own) share what they learnt about files, which a
+    file keeps for the whole run (a ``realpath`` per file costs ~10 us, and a test run meets
+    thousands)."""
+    places = _PLACES.get(cwd)
+    if places is None:
+        places = _PLACES[cwd] = _Places(cwd)
+    return places
+
+
 class _Places:
     """Classifies files: the recorder, the standard library, third-party, synthetic, program.
     One answer per file name string (one ``realpath`` per file in the whole run)."""
@@ -187,7 +202,7 @@ class FilterEngine:
         self.chain = chain
         #: The session's one ModuleResolver (never a new one: docs/naming.md).
         self.resolver = resolver
-        self._places = _Places(getattr(resolver, "cwd", None) or os.getcwd())
+        self._places = _places_for(getattr(resolver, "cwd", None) or os.getcwd())
         self.scope_rules: List[_ScopeRule] = [r for s in chain.sources for r in s.scope_rules]
         self.value_rules: List[_ValueRule] = [r for s in chain.sources for r in s.value_rules]
         defaults = True
