@@ -709,7 +709,7 @@ def test_time_based_flush(out: str) -> None:
 def test_a_flush_with_nothing_to_write_keeps_the_array_valid(out: str) -> None:
     # A flush before any record is due (e.g. every record still held back) writes "[" alone;
     # the first record written after it must not start with a comma ("[,").
-    from recorder.formats.codetracer import _Stream
+    from recorder.formats.streams import _Stream
     w = CodeTracerWriter(out, program=HERE)
     path = os.path.join(out, "alone.json")
     st = _Stream(w, 9, None, "worker", path, os.path.join(out, "alone_paths.json"),
@@ -1113,7 +1113,7 @@ def test_a_return_is_counted_only_when_written(out: str) -> None:
 
 
 def test_records_stay_buffered_when_the_write_fails(out: str, monkeypatch: Any) -> None:
-    import recorder.formats.codetracer as ct
+    import recorder.formats.streams as ct  # where a stream writes its file
     from recorder.formats.timing import count_times, times_path
 
     w = CodeTracerWriter(out, program=HERE, values="none", flush_records=1)
