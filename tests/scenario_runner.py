@@ -100,7 +100,7 @@ class Collector:
             self.store.setdefault((self.session, thread), []).append(line)
 
     def check(self) -> List[str]:
-        """Balance of the unfiltered stream, per thread (research §1.3 R9, DESIGN §7)."""
+        """Balance of the unfiltered stream, per thread (rule R9 of recorder/normalise.py: every activation closed, every thread ended)."""
         problems = list(self.problems)
         for thread, events in self.raw.items():
             where = "session %d thread %d" % (self.session, thread)

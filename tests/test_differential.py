@@ -1,4 +1,4 @@
-"""The differential suite: every scenario of tests/scenarios/ (research §7) recorded by both
+"""The differential suite: every scenario of tests/scenarios/ recorded by both
 backends must give the same normalised stream, compared after serialisation.
 
 * On 3.12+ (sys.monitoring exists) the monitoring and settrace streams of each scenario are

@@ -1,4 +1,4 @@
-"""Trace filters (issue 5): selectors, scope rules, precedence across sources, bad files.
+"""Trace filters: selectors, scope rules, precedence across sources, bad files.
 
 Scope decisions are checked on real recordings (``recorder.install`` with an event sink) on
 every backend this interpreter has; value rules and redaction, which need the trace writer,

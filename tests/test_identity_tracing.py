@@ -1,4 +1,4 @@
-"""Module identity through a real recording (issue 3, "Must show"), on both backends.
+"""Module identity through a real recording, on both backends.
 
 These exercise the session's wiring of recorder/identity.py and recorder/importhook.py (one
 ModuleResolver per session shared by the code catalog and the filters; the ImportHook installed

@@ -4,7 +4,7 @@ Two kinds of tests:
 
 * in-process ones for the events (balance, nesting, failures, circular imports, threads) and
   for the hook's own failures, with packages built in ``tmp_path``;
-* the transparency list of issue 3, each case run twice in a fresh interpreter, with and
+* what the import hook must leave as it is (docs/naming.md), each case run twice in a fresh interpreter, with and
   without the hook, and required to observe exactly the same things (values, types, stdout,
   stderr, tracebacks, warnings) while the hook run also shows the expected IMPORT events.
 """

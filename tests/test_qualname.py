@@ -201,7 +201,7 @@ def test_every_case_ran_and_count(fresh: None) -> None:
     module = load_cases()
     assert set(module.RECORDS) == set(EXPECTED)
     codes = {id(code) for code, _f, _a, _t in module.RECORDS.values()}
-    # 103 cases (the research corpus had 52); 3.12+ has fewer codes: inlined comprehensions.
+    # 103 cases (an earlier corpus had 52); 3.12+ has fewer codes: inlined comprehensions.
     assert len(codes) >= (95 if env.INLINED_COMPREHENSIONS else 100), len(codes)
 
 

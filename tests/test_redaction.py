@@ -1,4 +1,4 @@
-"""Secret redaction and value rules (issue 5), through the CLI and the trace writer.
+"""Secret redaction and value rules, through the CLI and the trace writer.
 
 A redacted value never reaches the disk: every test here builds its secrets at run time (so
 they are not literals in the copied sources under ``files/``) and then searches every file of

@@ -1,4 +1,4 @@
-"""§7.1: generators closed early, suspended outside any try (3.13 close fast path) and
+"""Generators closed early, suspended outside any try (3.13 close fast path) and
 inside try/finally; by close(), by break in a for loop."""
 
 

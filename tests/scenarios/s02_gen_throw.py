@@ -1,4 +1,4 @@
-"""§7.2: gen.throw() caught then yielding again; throw() not caught."""
+"""Gen.throw() caught then yielding again; throw() not caught."""
 
 
 def catcher():

@@ -1,4 +1,4 @@
-"""§7.3: yield from delegation, with throw() and close() passed through."""
+"""Yield from delegation, with throw() and close() passed through."""
 
 
 def inner():

@@ -1,4 +1,4 @@
-"""§7.4: a generator returning non-None to a for loop (a real StopIteration in the loop
+"""A generator returning non-None to a for loop (a real StopIteration in the loop
 frame) vs returning None; a yield from that receives a return value."""
 
 

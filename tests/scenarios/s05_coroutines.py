@@ -1,4 +1,4 @@
-"""§7.5: a coroutine awaiting a coroutine (STOP_ITERATION vs settrace 'exception'), driven
+"""A coroutine awaiting a coroutine (STOP_ITERATION vs settrace 'exception'), driven
 by send() directly and by asyncio.run."""
 import asyncio
 

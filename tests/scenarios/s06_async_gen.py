@@ -1,4 +1,4 @@
-"""§7.6: async generator: async for, break, aclose at asyncio.run shutdown."""
+"""Async generator: async for, break, aclose at asyncio.run shutdown."""
 import asyncio
 
 

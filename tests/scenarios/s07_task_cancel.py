@@ -1,4 +1,4 @@
-"""§7.7: asyncio task cancellation through await."""
+"""Asyncio task cancellation through await."""
 import asyncio
 
 

@@ -1,4 +1,4 @@
-"""§7.8: an exception raised in finally; return in finally swallowing an exception."""
+"""An exception raised in finally; return in finally swallowing an exception."""
 
 
 def raises_in_finally():

@@ -1,4 +1,4 @@
-"""§7.9: return inside try/finally (line attribution differs on 3.8, 3.9, 3.10+)."""
+"""Return inside try/finally (line attribution differs on 3.8, 3.9, 3.10+)."""
 
 
 def ret_in_try(x):

@@ -1,4 +1,4 @@
-"""§7.10: bare raise, raise ... from, nested try/except/else/finally."""
+"""Bare raise, raise ... from, nested try/except/else/finally."""
 
 
 class AppError(Exception):

@@ -1,4 +1,4 @@
-"""§7.11: with whose __exit__ suppresses, as the last statement and on one line."""
+"""With whose __exit__ suppresses, as the last statement and on one line."""
 
 
 class Suppress:

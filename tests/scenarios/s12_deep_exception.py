@@ -1,4 +1,4 @@
-"""§7.12: an exception raised 3+ frames deep, caught N frames up."""
+"""An exception raised 3+ frames deep, caught N frames up."""
 
 
 def level3():

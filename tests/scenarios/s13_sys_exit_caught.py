@@ -1,4 +1,4 @@
-"""§7.13: sys.exit() deep in nested calls, caught higher up."""
+"""Sys.exit() deep in nested calls, caught higher up."""
 import sys
 
 

@@ -1,4 +1,4 @@
-"""§7.13: sys.exit() deep in nested calls, not caught by the program."""
+"""Sys.exit() deep in nested calls, not caught by the program."""
 import sys
 
 

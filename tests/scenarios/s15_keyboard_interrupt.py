@@ -1,4 +1,4 @@
-"""§7.14: KeyboardInterrupt in a traced loop: raised by a Python SIGINT handler run from
+"""KeyboardInterrupt in a traced loop: raised by a Python SIGINT handler run from
 signal.raise_signal, and by the default handler after os.kill (delivered at the next check,
 possibly inside a tracer callback)."""
 import os

@@ -1,4 +1,4 @@
-"""§7.15: the recursion limit hit while tracing: the tracer must survive."""
+"""The recursion limit hit while tracing: the tracer must survive."""
 import sys
 
 

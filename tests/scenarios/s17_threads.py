@@ -1,4 +1,4 @@
-"""§7.16: threads started after install and joined (threading.Thread), and a daemon thread
+"""Threads started after install and joined (threading.Thread), and a daemon thread
 still blocked in recorded code when recording stops (closed by DETACH)."""
 import threading
 

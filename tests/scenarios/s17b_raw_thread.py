@@ -1,4 +1,4 @@
-"""§7.16: a raw _thread thread started after install (no threading hook reaches it)."""
+"""A raw _thread thread started after install (no threading hook reaches it)."""
 import _thread
 
 

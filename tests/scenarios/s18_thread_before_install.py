@@ -1,4 +1,4 @@
-"""§7.16/§7.17: a thread started before install, blocked in recorded code, reached on
+"""A thread started before install, blocked in recorded code, reached on
 3.12+ (sys.monitoring / threading.settrace_all_threads); invisible before 3.12."""
 import threading
 

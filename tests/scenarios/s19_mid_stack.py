@@ -1,4 +1,4 @@
-"""§7.17: recording started mid-stack: install from deep inside a call stack, with
+"""Recording started mid-stack: install from deep inside a call stack, with
 suspended generators alive that are resumed (next, throw) and finished afterwards."""
 
 SELF_INSTALL = True

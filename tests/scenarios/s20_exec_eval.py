@@ -1,4 +1,4 @@
-"""§7.18: exec/eval of strings with shared and empty globals; compile with a fake filename."""
+"""Exec/eval of strings with shared and empty globals; compile with a fake filename."""
 
 EXTRA_FILES = {"<string>", "fake_module_s20.py"}
 

@@ -1,4 +1,4 @@
-"""§7.19: lambdas and functions called back from C: sorted(key=...), map, filter."""
+"""Lambdas and functions called back from C: sorted(key=...), map, filter."""
 
 
 def key_of(v):

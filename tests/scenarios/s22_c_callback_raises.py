@@ -1,4 +1,4 @@
-"""§7.20: a Python callback called from C raises (sorted key raises): the exception
+"""A Python callback called from C raises (sorted key raises): the exception
 crosses the C frame into the caller."""
 
 

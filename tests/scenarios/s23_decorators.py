@@ -1,4 +1,4 @@
-"""§7.21: decorators with and without functools.wraps; class decorators; property,
+"""Decorators with and without functools.wraps; class decorators; property,
 staticmethod and classmethod."""
 import functools
 

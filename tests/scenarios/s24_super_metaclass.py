@@ -1,4 +1,4 @@
-"""§7.22: super().m() overrides (the qualname MRO scan must not stop at the first name
+"""Super().m() overrides (the qualname MRO scan must not stop at the first name
 match); metaclass __call__."""
 
 

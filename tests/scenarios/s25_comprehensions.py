@@ -1,4 +1,4 @@
-"""§7.23: list/set/dict comprehensions (inlined by PEP 709 on 3.12+), nested and raising;
+"""List/set/dict comprehensions (inlined by PEP 709 on 3.12+), nested and raising;
 generator expressions (which keep their frame)."""
 
 

@@ -1,4 +1,4 @@
-"""§7.24: one-line loops (backward jumps to the same line) and multi-line expressions."""
+"""One-line loops (backward jumps to the same line) and multi-line expressions."""
 
 
 def countdown(x):

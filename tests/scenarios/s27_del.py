@@ -1,4 +1,4 @@
-"""§7.25: __del__ triggered by del, by rebinding, and by the garbage collector."""
+"""__del__ triggered by del, by rebinding, and by the garbage collector."""
 import gc
 
 

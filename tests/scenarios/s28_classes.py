@@ -1,4 +1,4 @@
-"""§7.26: class bodies, a class inside a function, nested classes, name-mangled methods."""
+"""Class bodies, a class inside a function, nested classes, name-mangled methods."""
 
 
 def make():

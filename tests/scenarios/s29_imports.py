@@ -1,4 +1,4 @@
-"""§7.27: imports while recording: a package with a submodule, a circular import, a failing
+"""Imports while recording: a package with a submodule, a circular import, a failing
 import, a namespace package, a module from a zip archive, and runpy.run_path of a script,
 all written to a temp dir."""
 import importlib

@@ -1,4 +1,4 @@
-"""§7.28: importlib.reload of a small module written to a temp dir, while recording (new
+"""Importlib.reload of a small module written to a temp dir, while recording (new
 code objects with the same qualified names)."""
 import importlib
 import os

@@ -1,4 +1,4 @@
-"""§7.29: a generator created and started on one thread, resumed on another."""
+"""A generator created and started on one thread, resumed on another."""
 import threading
 
 

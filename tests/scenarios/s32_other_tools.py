@@ -1,4 +1,4 @@
-"""§7.30: other tools present while recording: cProfile enabled (on 3.12+ it holds
+"""Other tools present while recording: cProfile enabled (on 3.12+ it holds
 sys.monitoring tool id 2) and a coverage-like tool on id 1; both keep their events."""
 import cProfile
 import pstats

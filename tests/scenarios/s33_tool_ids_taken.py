@@ -1,4 +1,4 @@
-"""§7.30: another tool holds sys.monitoring ids 4 and 3: backend='auto' falls back to
+"""Another tool holds sys.monitoring ids 4 and 3: backend='auto' falls back to
 settrace with one warning, and records."""
 import sys
 

@@ -1,4 +1,4 @@
-"""§7.31: start/stop/restart in one process: the tool id is released, and code skipped
+"""Start/stop/restart in one process: the tool id is released, and code skipped
 (DISABLE) by the first session is recorded by a later one that includes it."""
 import sys
 import textwrap

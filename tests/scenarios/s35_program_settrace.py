@@ -1,4 +1,4 @@
-"""§7.32: the program calls sys.settrace itself: installs its own tracer around a call (as a
+"""The program calls sys.settrace itself: installs its own tracer around a call (as a
 debugger or doctest would), restores the previous one, then sys.settrace(None)."""
 import sys
 
