@@ -1113,7 +1113,7 @@ def test_a_return_is_counted_only_when_written(out: str) -> None:
 
 
 def test_records_stay_buffered_when_the_write_fails(out: str, monkeypatch: Any) -> None:
-    import recorder.formats.streams as ct  # where a stream writes its file
+    import recorder.formats.storage as ct  # where every append to a trace file is written
     from recorder.formats.timing import count_times, times_path
 
     w = CodeTracerWriter(out, program=HERE, values="none", flush_records=1)

@@ -135,6 +135,22 @@ def write_all(fd: int, data: bytes, at: int) -> None:
         view = view[n:]
 
 
+def append_whole(file: Any, data: bytes) -> None:
+    """Append ``data`` to an append-only file of whole records: ``file.fd``, ``file.size``
+    (the bytes it holds, always ending on a record boundary) and ``file.torn`` (an earlier
+    append stopped part way without an ``OSError``, at the program's recursion limit: its
+    part is cut off first). ``OSError`` when the write fails, ``file.size`` unchanged; the
+    caller cuts the file back."""
+    if file.torn:
+        os.ftruncate(file.fd, file.size)
+        os.lseek(file.fd, file.size, os.SEEK_SET)
+        file.torn = False
+    file.torn = True
+    write_all(file.fd, data, file.size)
+    file.torn = False
+    file.size += len(data)
+
+
 def write_json_atomic(path: str, data: Any, modes: FileModes) -> None:
     """Replace ``path`` by ``data`` as indented ASCII JSON: a temporary file, created with
     the final mode, renamed over it. On failure the temporary file is removed and ``path``

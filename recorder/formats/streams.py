@@ -11,7 +11,7 @@ import time
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from recorder.events import CodeInfo
-from recorder.formats.storage import write_all, write_json_atomic
+from recorder.formats.storage import append_whole, write_all, write_json_atomic
 from recorder.formats.timing import TimesWriter, times_path
 from recorder.redaction import ALLOW, DROP, REDACT
 from recorder.values import TypeRegistry, ValueEncoder, json_string
@@ -319,19 +319,12 @@ class _Stream:
     def _append(self, data: bytes) -> None:
         """Add ``data`` (the start of ``buf``, written out) at the end of the file."""
         try:
-            if self.torn:
-                os.ftruncate(self.fd, self.size)
-                os.lseek(self.fd, self.size, os.SEEK_SET)
-                self.torn = False
-            self.torn = True
-            write_all(self.fd, data, self.size)
+            append_whole(self, data)
         except OSError as exc:
             self._cut_back()
             if exc.filename is None:
                 exc.filename = self.trace_path
             raise
-        self.torn = False
-        self.size += len(data)
 
     def _cut_back(self) -> None:
         """A write failed (its records, maybe half written, are still at the start of

@@ -24,7 +24,7 @@ import os
 import sys
 from typing import Iterator, List, Optional
 
-from recorder.formats.storage import FileModes, write_all
+from recorder.formats.storage import FileModes, append_whole
 
 #: bytes per stamp
 STAMP_SIZE = 8
@@ -79,12 +79,7 @@ class TimesWriter:
             data.byteswap()
         raw = data.tobytes()
         try:
-            if self.torn:
-                os.ftruncate(self.fd, self.size)
-                os.lseek(self.fd, self.size, os.SEEK_SET)
-                self.torn = False
-            self.torn = True
-            write_all(self.fd, raw, self.size)
+            append_whole(self, raw)
         except OSError as exc:
             self.dead = True
             del stamps[:n]
@@ -95,8 +90,6 @@ class TimesWriter:
             if exc.filename is None:
                 exc.filename = self.path
             raise
-        self.torn = False
-        self.size += len(raw)
         del stamps[:n]
 
     def close(self) -> None:
